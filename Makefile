@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` (the main job on simulated data) and
+# `make test`. Both create the virtual environment first (`make setup`).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := demo
+
+.PHONY: setup demo test lint check bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/civicsentry simulate $(DEMO)/data --posts 200000 --seed 7
+	$(BIN)/civicsentry ingest $(DEMO)/data -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry info -w $(DEMO)/civicsentry.duckdb
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+check: lint test
+
+bench: setup
+	$(BIN)/python bench/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) build *.egg-info

@@ -1,0 +1,49 @@
+"""CivicSentry: find coordinated inauthentic behaviour in social-media data, warn early,
+share the evidence.
+
+    >>> import civicsentry
+    >>> ws = civicsentry.open("civicsentry.duckdb")
+    >>> civicsentry.ingest(ws, ["tweets.jsonl"])
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from pathlib import Path
+
+from .errors import (
+    BackendUnavailable,
+    BadInputFile,
+    CivicSentryError,
+    InputError,
+    InvalidParams,
+    MissingColumns,
+    SchemaVersionMismatch,
+    StrictModeViolation,
+    UnknownFormat,
+    WorkspaceError,
+)
+from .store import Workspace
+
+
+def open(path: str | Path = "civicsentry.duckdb", *, read_only: bool = False) -> Workspace:  # noqa: A001
+    """Open (creating it on first use) the workspace at ``path``."""
+    return Workspace(path, read_only=read_only)
+
+
+__all__ = [
+    "BackendUnavailable",
+    "BadInputFile",
+    "CivicSentryError",
+    "InputError",
+    "InvalidParams",
+    "MissingColumns",
+    "SchemaVersionMismatch",
+    "StrictModeViolation",
+    "UnknownFormat",
+    "Workspace",
+    "WorkspaceError",
+    "__version__",
+    "open",
+]

@@ -1,0 +1,74 @@
+"""Derive ``actions`` from ``posts``: every post becomes zero or more
+(account, object type, object id, time, post) rows — what coordination is computed on.
+
+| object_type | object_id | from |
+| --- | --- | --- |
+| repost, reply, quote | the parent post id | posts of that kind with a parent |
+| url | each distinct normalised URL | original posts, replies and quotes |
+| domain | each distinct registered domain | same |
+| hashtag | each distinct hashtag | same |
+| text | md5 of the exact-text key (``normalise.text_key``) | same, when the key is not empty |
+| post | ``any`` (co-posting: acting at the same time at all) | every post |
+
+A repost carries its parent's text, links and hashtags; counting them again would
+make every co-repost also a co-link, co-hashtag and co-text, so reposts yield only
+their ``repost`` (and ``post``) action.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .normalise import text_key
+
+_UDF = "cs_text_key"
+
+
+def _text_keys(texts: pa.Array) -> pa.Array:
+    # Called by DuckDB on a vector of texts; each distinct text is keyed once.
+    uniq = pc.unique(texts)
+    keys = pa.array([None if t is None else text_key(t) for t in uniq.to_pylist()], pa.string())
+    return keys.take(pc.index_in(texts, value_set=uniq))
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.create_function(_UDF, _text_keys, ["VARCHAR"], "VARCHAR", type="arrow")
+    except duckdb.NotImplementedException:
+        pass  # already registered on this connection
+    except duckdb.CatalogException:
+        pass
+
+
+def actions_sql(where: str) -> str:
+    """The INSERT deriving actions from the posts selected by ``where``."""
+    return f"""
+    INSERT INTO actions
+    WITH p AS (SELECT * FROM posts WHERE {where}),
+    orig AS (SELECT * FROM p WHERE kind <> 'repost')
+    SELECT account_id, kind, parent_post_id, created_at, post_id
+      FROM p WHERE kind IN ('repost', 'reply', 'quote') AND parent_post_id IS NOT NULL
+    UNION ALL
+    SELECT account_id, 'url', u, created_at, post_id
+      FROM (SELECT *, unnest(list_distinct(urls)) AS u FROM orig) WHERE u IS NOT NULL
+    UNION ALL
+    SELECT account_id, 'domain', d, created_at, post_id
+      FROM (SELECT *, unnest(list_distinct(domains)) AS d FROM orig) WHERE d IS NOT NULL
+    UNION ALL
+    SELECT account_id, 'hashtag', h, created_at, post_id
+      FROM (SELECT *, unnest(list_distinct(hashtags)) AS h FROM orig) WHERE h IS NOT NULL
+    UNION ALL
+    SELECT account_id, 'text', md5(k), created_at, post_id
+      FROM (SELECT *, {_UDF}(text) AS k FROM orig WHERE text IS NOT NULL) WHERE k <> ''
+    UNION ALL
+    SELECT account_id, 'post', 'any', created_at, post_id FROM p
+    """
+
+
+def derive_actions(con: duckdb.DuckDBPyConnection, ingest_batch: int) -> int:
+    """Insert the actions of one ingest batch; returns how many."""
+    register_functions(con)
+    rows = con.execute(actions_sql(f"ingest_batch = {int(ingest_batch)}")).fetchall()
+    return int(rows[0][0]) if rows else 0

@@ -1,0 +1,62 @@
+"""The one exception tree of CivicSentry.
+
+    CivicSentryError                 base; every error the library raises on purpose
+    ├── InputError                   the user's input is wrong (exit code 2)
+    │   ├── BadInputFile             a file cannot be read at all (compression, encoding, format)
+    │   ├── MissingColumns           a tabular file lacks columns the format needs
+    │   ├── UnknownFormat            no adapter recognises a file, or --format names none
+    │   ├── StrictModeViolation      --strict and a record had to be quarantined
+    │   └── InvalidParams            a parameter has the wrong value or type
+    ├── WorkspaceError               the workspace cannot be used as it is (exit code 3)
+    │   └── SchemaVersionMismatch    made by a newer CivicSentry, or needs `civicsentry migrate`
+    └── BackendUnavailable           an optional dependency is not installed (exit code 4)
+
+Every class carries an ``exit_code`` for the CLI and an ``http_status`` for the web app;
+every message says what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class CivicSentryError(Exception):
+    exit_code = 1
+    http_status = 500
+
+
+class InputError(CivicSentryError):
+    exit_code = 2
+    http_status = 400
+
+
+class BadInputFile(InputError):
+    pass
+
+
+class MissingColumns(InputError):
+    pass
+
+
+class UnknownFormat(InputError):
+    pass
+
+
+class StrictModeViolation(InputError):
+    pass
+
+
+class InvalidParams(InputError):
+    pass
+
+
+class WorkspaceError(CivicSentryError):
+    exit_code = 3
+    http_status = 409
+
+
+class SchemaVersionMismatch(WorkspaceError):
+    pass
+
+
+class BackendUnavailable(CivicSentryError):
+    exit_code = 4
+    http_status = 501

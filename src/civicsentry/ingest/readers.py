@@ -1,0 +1,262 @@
+"""Reading source files defensively: compression by magic bytes, bounded line length,
+strict encodings, and positions for every record, so that a bad record becomes a
+``Bad`` with where and why, and a bad file a one-line ``BadInputFile``."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import lzma
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import zstandard
+
+from ..errors import BadInputFile
+from .base import Bad, Sample, truncate
+
+MAX_RECORD_BYTES = 32 * 1024 * 1024  # one line / CSV field; longer ones are quarantined
+HEAD_BYTES = 64 * 1024
+COMPRESSION_SUFFIXES = (".gz", ".zst", ".zstd", ".bz2", ".xz")
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"BZh": "bz2",
+    b"\xfd7zXZ\x00": "xz",
+}
+# What a compressed stream raises when it is cut short or corrupt.
+STREAM_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError, OSError, lzma.LZMAError,
+)
+
+
+def compression_of(path: Path) -> str | None:
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    for prefix, kind in _MAGIC.items():
+        if magic.startswith(prefix):
+            return kind
+    return None
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed whatever the suffix says."""
+    try:
+        kind = compression_of(path)
+    except OSError as e:
+        raise BadInputFile(f"Cannot read {path}: {e.strerror or e}") from e
+    if kind == "gzip":
+        return gzip.open(path, "rb")
+    if kind == "zstd":
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)  # noqa: SIM115
+    if kind == "bz2":
+        return bz2.open(path, "rb")
+    if kind == "xz":
+        return lzma.open(path, "rb")
+    return open(path, "rb")  # noqa: SIM115
+
+
+def plain_name(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in COMPRESSION_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
+    try:
+        with open_binary(path) as f:
+            return f.read(size)
+    except STREAM_ERRORS as e:
+        raise BadInputFile(f"{path}: cannot decompress the start of the file ({e}).") from e
+
+
+def is_parquet(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PAR1"
+
+
+def sample(path: Path) -> Sample:
+    """What format detection needs: name, head bytes and, for tables, the header."""
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        try:
+            names = tuple(pq.ParquetFile(path).schema_arrow.names)
+        except Exception as e:  # pyarrow raises several unrelated types for a bad footer
+            raise BadInputFile(f"{path}: not a readable Parquet file ({e}).") from e
+        return Sample(path, plain_name(path), b"", names)
+    head = read_head(path)
+    return Sample(path, plain_name(path), head, _csv_header(head, plain_name(path)))
+
+
+def _csv_header(head: bytes, name: str) -> tuple[str, ...] | None:
+    text = head.decode("utf-8-sig", errors="replace").lstrip()
+    if not text or text[0] in "{[":
+        return None
+    first = text.splitlines()[0] if text.splitlines() else ""
+    delim = sniff_delimiter(first, name)
+    try:
+        row = next(csv.reader([first], delimiter=delim))
+    except (csv.Error, StopIteration):
+        return None
+    return tuple(c.strip() for c in row) if len(row) > 1 else None
+
+
+def sniff_delimiter(header_line: str, name: str = "") -> str:
+    if name.endswith(".tsv") or name.endswith(".tab"):
+        return "\t"
+    counts = {d: header_line.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+# -- line-oriented formats ----------------------------------------------------------
+def iter_lines(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[int, bytes] | Bad]:
+    """(line number, line without newline) for every non-blank line, or a ``Bad`` for a
+    line longer than ``max_bytes`` (skipped without holding it in memory) and for a
+    compressed stream that ends early (what came before is kept)."""
+    lineno = 0
+    with open_binary(path) as f:
+        reader = io.BufferedReader(f, buffer_size=1 << 20) if not isinstance(f, io.BufferedReader) else f  # type: ignore[arg-type]
+        while True:
+            try:
+                line = reader.readline(max_bytes + 1)
+            except STREAM_ERRORS as e:
+                yield Bad(lineno + 1, f"file is truncated or corrupt after line {lineno} ({e})")
+                return
+            if not line:
+                return
+            lineno += 1
+            if len(line) > max_bytes and not line.endswith(b"\n"):
+                head = line[:2000]
+                try:
+                    while True:  # skip the rest of the huge line
+                        rest = reader.readline(1 << 20)
+                        if not rest or rest.endswith(b"\n"):
+                            break
+                except STREAM_ERRORS as e:
+                    yield Bad(lineno, f"file is truncated or corrupt after line {lineno - 1} ({e})")
+                    return
+                yield Bad(lineno, f"line longer than {max_bytes // (1024 * 1024)} MiB", truncate(head))
+                continue
+            line = line.rstrip(b"\r\n")
+            if line.strip():
+                yield lineno, line
+
+
+def parse_json(line: bytes, encoding: str = "utf-8") -> Any:
+    """One JSON value; raises ValueError with a short reason."""
+    try:
+        if encoding.lower().replace("-", "") in ("utf8", "utf8sig"):
+            return orjson.loads(line)
+        return orjson.loads(line.decode(encoding))
+    except orjson.JSONDecodeError as e:
+        msg = str(e)
+        if "utf-8" in msg.lower() or "surrogate" in msg.lower():
+            raise ValueError(
+                f"not valid UTF-8 ({msg}); if the file has another encoding, pass --encoding"
+            ) from e
+        if "recursion" in msg.lower():
+            raise ValueError("JSON nested too deeply") from e
+        raise ValueError(f"invalid JSON: {msg}") from e
+    except UnicodeDecodeError as e:
+        raise ValueError(f"cannot decode as {encoding}: {e}") from e
+
+
+def iter_json_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, Any] | Bad]:
+    """(line number, parsed value) per JSON-Lines record, or ``Bad``."""
+    for item in iter_lines(path):
+        if isinstance(item, Bad):
+            yield item
+            continue
+        lineno, line = item
+        try:
+            yield lineno, parse_json(line, encoding)
+        except ValueError as e:
+            yield Bad(lineno, str(e), truncate(line))
+
+
+def first_json_value(head: bytes) -> Any:
+    for line in head.splitlines():
+        if line.strip():
+            try:
+                return orjson.loads(line)
+            except orjson.JSONDecodeError:
+                return None
+    return None
+
+
+def load_json_document(path: Path, encoding: str = "utf-8", max_bytes: int = 4 << 30) -> Any:
+    """A whole-file JSON document (e.g. Telegram's result.json)."""
+    try:
+        with open_binary(path) as f:
+            data = f.read(max_bytes + 1)
+    except STREAM_ERRORS as e:
+        raise BadInputFile(f"{path}: file is truncated or corrupt ({e}).") from e
+    if len(data) > max_bytes:
+        raise BadInputFile(f"{path}: JSON document larger than {max_bytes >> 30} GiB.")
+    try:
+        return parse_json(data, encoding)
+    except ValueError as e:
+        raise BadInputFile(f"{path}: {e}.") from e
+
+
+# -- delimited text ---------------------------------------------------------------------
+class CsvRows:
+    """The header and then (line number, row dict | Bad) per record of a CSV/TSV file.
+
+    Rows with the wrong number of fields, undecodable bytes or oversized fields become
+    ``Bad``; a compressed stream that ends early ends the iteration with a ``Bad``."""
+
+    def __init__(self, path: Path, *, delimiter: str | None = None, encoding: str = "utf-8") -> None:
+        self.path = path
+        self.encoding = "utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding
+        head = read_head(path, 8192).decode(self.encoding, errors="replace")
+        first = head.splitlines()[0] if head else ""
+        self.delimiter = delimiter or sniff_delimiter(first, plain_name(path))
+        csv.field_size_limit(MAX_RECORD_BYTES)
+        self.header: list[str] = []
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]] | Bad]:
+        with open_binary(self.path) as raw:
+            text = io.TextIOWrapper(raw, encoding=self.encoding, errors="surrogateescape", newline="")  # type: ignore[arg-type]
+            reader = csv.reader(text, delimiter=self.delimiter)
+            try:
+                self.header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                return
+            except STREAM_ERRORS as e:
+                raise BadInputFile(f"{self.path}: cannot read the header ({e}).") from e
+            except csv.Error as e:
+                raise BadInputFile(f"{self.path}: cannot parse the header ({e}).") from e
+            n = len(self.header)
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except STREAM_ERRORS as e:
+                    yield Bad(reader.line_num + 1, f"file is truncated or corrupt after line {reader.line_num} ({e})")
+                    return
+                except csv.Error as e:
+                    yield Bad(reader.line_num, f"malformed CSV: {e}")
+                    continue
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                line = reader.line_num
+                joined = self.delimiter.join(row)
+                if any("\udc80" <= ch <= "\udcff" for ch in joined):
+                    yield Bad(line, f"not valid {self.encoding}; pass --encoding if the file uses another",
+                              truncate(joined.encode("utf-8", "surrogateescape")))
+                    continue
+                if len(row) != n:
+                    yield Bad(line, f"expected {n} fields, found {len(row)}", truncate(joined))
+                    continue
+                yield line, dict(zip(self.header, row, strict=True))

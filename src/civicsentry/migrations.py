@@ -1,0 +1,43 @@
+"""Schema migrations, one registered step per version.
+
+A workspace records its schema version in ``meta``. Opening an older workspace runs
+each step from its version up to ``schema.SCHEMA_VERSION`` inside one transaction.
+Add a step with ``@step(n)``: it upgrades a workspace from version n - 1 to n.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from .errors import SchemaVersionMismatch
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+STEPS: dict[int, Migration] = {}
+
+
+def step(version: int) -> Callable[[Migration], Migration]:
+    def register(fn: Migration) -> Migration:
+        STEPS[version] = fn
+        return fn
+
+    return register
+
+
+def migrate(con: duckdb.DuckDBPyConnection, current: int, target: int) -> None:
+    for version in range(current + 1, target + 1):
+        if version not in STEPS:
+            raise SchemaVersionMismatch(
+                f"No migration to schema {version}; this workspace cannot be upgraded by this "
+                "version of civicsentry."
+            )
+        STEPS[version](con)
+
+
+# Schema 1 is the first; a workspace is created at the current version directly, so
+# there is no step 1. Future steps go here, e.g.:
+#
+# @step(2)
+# def _add_posts_metrics(con):
+#     con.execute("ALTER TABLE posts ADD COLUMN IF NOT EXISTS likes BIGINT")

@@ -1,0 +1,330 @@
+"""Ingest: files in, canonical rows out, nothing lost.
+
+Each file is one transaction: its posts, accounts, quarantined records, derived actions
+and its ``ingest_log`` row are committed together or not at all, so a crash or a
+``kill -9`` leaves the workspace as it was before that file, and running the same
+command again completes the work. Posts are deduplicated on their platform-qualified
+id, so re-ingesting stores nothing twice. For every file:
+
+    rows read = rows stored + duplicates + rows quarantined
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pyarrow as pa
+
+from .. import __version__
+from ..derive import derive_actions
+from ..errors import BadInputFile, InputError, StrictModeViolation, UnknownFormat
+from ..ingest import REGISTRY, detect_adapter, get_adapter
+from ..ingest.base import RAW_MAX, Adapter, Bad, Batch, Options
+from ..ingest.prepare import prepare_accounts, prepare_posts
+from ..ingest.readers import sample
+from ..schema import POST_KINDS
+from ..store import Workspace
+
+log = logging.getLogger("civicsentry")
+
+FLUSH_ROWS = 250_000  # posts buffered before one write: bounded memory, few index probes
+ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    source: str
+    format: str
+    ingest_batch: int | None
+    rows_read: int = 0
+    rows_stored: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    accounts: int = 0
+    actions: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    quarantine_sample: tuple[str, ...] = ()  # the first few reasons, for the CLI
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    files: tuple[FileResult, ...] = field(default_factory=tuple)
+
+    def total(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    @property
+    def failed(self) -> tuple[FileResult, ...]:
+        return tuple(f for f in self.files if f.error)
+
+    def as_dict(self) -> dict[str, object]:
+        keys = ("rows_read", "rows_stored", "rows_duplicate", "rows_quarantined", "accounts", "actions")
+        return {
+            "files": [f.__dict__ for f in self.files],
+            **{k: self.total(k) for k in keys},
+            "failed": len(self.failed),
+        }
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files, folders (every file inside, recursively, sorted) and glob patterns."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if any(ch in str(raw) for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(str(raw), recursive=True))
+            found += [m for m in matches if m.is_file()]
+            if not matches:
+                raise InputError(f"No file matches {raw}.")
+        elif p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+        elif p.exists():
+            found.append(p)
+        else:
+            raise InputError(f"No such file or folder: {raw}")
+    return found
+
+
+def ingest_files(
+    ws: Workspace,
+    paths: Sequence[str | Path],
+    *,
+    format: str | None = None,  # noqa: A002
+    mapping: Mapping[str, str] | None = None,
+    platform: str | None = None,
+    encoding: str = "utf-8",
+    strict: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Ingest files, folders or globs. A file that cannot be read at all is reported in
+    its ``FileResult.error`` and the others go on; with ``strict`` the first bad record
+    aborts its file (nothing of it is stored) and the run."""
+    options = Options(mapping=dict(mapping or {}), platform=platform, encoding=encoding)
+    forced = get_adapter(format) if format else (get_adapter("table") if mapping else None)
+    results = []
+    for path in expand_paths(paths):
+        started = time.perf_counter()
+        try:
+            adapter = forced or detect_adapter(sample(path))
+            result = _ingest_one(ws, path, adapter, options, strict, progress)
+        except StrictModeViolation:
+            raise
+        except InputError as e:
+            results.append(FileResult(str(path), format or "?", None, error=str(e)))
+            log.warning("%s", e)
+            continue
+        results.append(replace(result, seconds=round(time.perf_counter() - started, 3)))
+    return IngestReport(tuple(results))
+
+
+def _ingest_one(
+    ws: Workspace, path: Path, adapter: Adapter, options: Options, strict: bool,
+    progress: ProgressFn | None,
+) -> FileResult:
+    con = ws.con
+    source = str(path)
+    counts = dict.fromkeys(("rows_read", "rows_stored", "rows_duplicate", "rows_quarantined"), 0)
+    reasons: list[str] = []
+    with ws.transaction():
+        batch_id = ws.next_id("ingest_log", "ingest_batch")
+        params = {"format": adapter.name, "mapping": dict(options.mapping), "platform": options.platform,
+                  "encoding": options.encoding, "strict": strict}
+        con.execute(
+            "INSERT INTO ingest_log (ingest_batch, source, format, started_at, params, civicsentry_version)"
+            " VALUES (?, ?, ?, now(), ?, ?)",
+            [batch_id, source, adapter.name, json.dumps(params), __version__],
+        )
+        con.execute("CREATE OR REPLACE TEMP TABLE _accounts_stage AS SELECT *, 0::BIGINT AS seq "
+                    "FROM (SELECT * FROM accounts LIMIT 0)")
+        try:
+            for posts, accounts, bad in _buffered(adapter.read(path, options)):
+                counts["rows_read"] += posts.num_rows + len(bad)
+                q = _quarantine(con, source, batch_id, posts, bad)
+                counts["rows_quarantined"] += q
+                if q and strict:
+                    first = _reasons(con, batch_id, 1)[0]
+                    raise StrictModeViolation(f"{source}: {first} (--strict: nothing from this file was stored)")
+                stored, valid = _store_posts(con, source, batch_id, posts)
+                counts["rows_stored"] += stored
+                counts["rows_duplicate"] += valid - stored
+                _stage_accounts(con, posts, accounts)
+                if progress:
+                    progress(source, counts["rows_read"])
+        except (BadInputFile, StrictModeViolation):
+            raise
+        except InputError as e:
+            raise BadInputFile(f"{source}: {e}") from e
+        n_accounts = _merge_accounts(con, batch_id)
+        n_actions = derive_actions(con, batch_id)
+        con.execute(
+            "UPDATE ingest_log SET finished_at = now(), rows_read = ?, rows_stored = ?, rows_duplicate = ?,"
+            " rows_quarantined = ?, accounts = ?, actions = ? WHERE ingest_batch = ?",
+            [*counts.values(), n_accounts, n_actions, batch_id],
+        )
+        con.execute("DROP TABLE IF EXISTS _accounts_stage")
+        if counts["rows_quarantined"]:
+            reasons = _reasons(con, batch_id, 5)
+    return FileResult(source, adapter.name, batch_id, **counts, accounts=n_accounts, actions=n_actions,
+                      quarantine_sample=tuple(reasons))
+
+
+def _buffered(batches: Iterator[Batch]) -> Iterator[tuple[pa.Table, list[pa.Table], list[Bad]]]:
+    """Group adapter batches into writes of about FLUSH_ROWS posts."""
+    posts: list[pa.Table] = []
+    accounts: list[pa.Table] = []
+    bad: list[Bad] = []
+    n = 0
+    for batch in batches:
+        if len(batch.posts):
+            t = prepare_posts(batch.posts)
+            posts.append(t)
+            n += t.num_rows
+        if len(batch.accounts):
+            accounts.append(prepare_accounts(batch.accounts))
+        bad += batch.bad
+        if n >= FLUSH_ROWS or len(bad) >= FLUSH_ROWS:
+            yield _concat(posts), accounts, bad
+            posts, accounts, bad, n = [], [], [], 0
+    if posts or accounts or bad:
+        yield _concat(posts), accounts, bad
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    if not tables:
+        return prepare_posts([])
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+_KINDS = ", ".join(f"'{k}'" for k in POST_KINDS)
+_REASON = f"""CASE
+    WHEN problem IS NOT NULL THEN problem
+    WHEN platform IS NULL OR trim(platform) = '' THEN 'missing platform'
+    WHEN post_id IS NULL OR trim(post_id) = '' THEN 'missing post_id'
+    WHEN account_id IS NULL OR trim(account_id) = '' THEN 'missing account_id'
+    WHEN created_at IS NULL THEN 'missing or unparseable created_at'
+    WHEN coalesce(kind, 'post') NOT IN ({_KINDS}) THEN 'unknown kind ' || kind
+    END"""
+
+
+def _qualify(col: str) -> str:
+    # Platform-qualified ids everywhere: `x:123`. Ids that already carry it stay as they are.
+    return (f"CASE WHEN {col} IS NULL THEN NULL WHEN starts_with({col}, platform || ':') "
+            f"THEN {col} ELSE platform || ':' || {col} END")
+
+
+def _quarantine(con, source: str, batch_id: int, posts: pa.Table, bad: list[Bad]) -> int:  # type: ignore[no-untyped-def]
+    n = 0
+    if bad:
+        con.executemany(
+            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?)",
+            [[source, b.position, b.reason, b.raw[:RAW_MAX], batch_id] for b in bad],
+        )
+        n += len(bad)
+    if posts.num_rows:
+        con.register("_chunk", posts)
+        rows = con.execute(
+            f"""INSERT INTO quarantine
+            SELECT ?, position, reason,
+                   left(coalesce(raw, to_json(struct_pack(post_id, account_id, created_at, kind, text))::VARCHAR), {RAW_MAX}),
+                   ?
+            FROM (SELECT *, {_REASON} AS reason FROM _chunk) WHERE reason IS NOT NULL""",
+            [source, batch_id],
+        ).fetchall()
+        con.unregister("_chunk")
+        n += int(rows[0][0])
+    return n
+
+
+def _store_posts(con, source: str, batch_id: int, posts: pa.Table) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Insert the valid posts not stored before; returns (inserted, valid)."""
+    if not posts.num_rows:
+        return 0, 0
+    con.register("_chunk", posts)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _valid AS
+        SELECT DISTINCT ON (post_id) * FROM (
+            SELECT {_qualify('post_id')} AS post_id, platform, {_qualify('account_id')} AS account_id,
+                   created_at, coalesce(kind, 'post') AS kind, {_qualify('parent_post_id')} AS parent_post_id,
+                   text, lang, list_filter(urls, lambda x: x IS NOT NULL) AS urls,
+                   list_filter(list_distinct(domains), lambda x: x IS NOT NULL) AS domains,
+                   list_filter(hashtags, lambda x: x IS NOT NULL) AS hashtags,
+                   list_filter(mentions, lambda x: x IS NOT NULL) AS mentions, media_hashes,
+                   ? || ':' || position AS source, position
+            FROM _chunk WHERE ({_REASON}) IS NULL)
+        ORDER BY post_id, position""", [source]).fetchall()
+    valid = int(con.execute(f"SELECT count(*) FROM _chunk WHERE ({_REASON}) IS NULL").fetchall()[0][0])
+    con.unregister("_chunk")
+    inserted = con.execute(f"""
+        INSERT INTO posts
+        SELECT post_id, platform, account_id, created_at, kind, parent_post_id, text, lang, urls, domains,
+               hashtags, mentions, media_hashes, source, {int(batch_id)}
+        FROM _valid v
+        WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)
+        ORDER BY position""").fetchall()
+    con.execute("DROP TABLE _valid")
+    return int(inserted[0][0]), valid
+
+
+def _stage_accounts(con, posts: pa.Table, accounts: list[pa.Table]) -> None:  # type: ignore[no-untyped-def]
+    """Profiles from the file and handles carried by posts, merged once per file."""
+    if posts.num_rows:
+        con.register("_chunk", posts.select(["platform", "account_id", "handle", "problem"]))
+        con.execute(f"""INSERT INTO _accounts_stage (account_id, platform, handle, seq)
+            SELECT DISTINCT {_qualify('account_id')}, platform, handle, 0 FROM _chunk
+            WHERE problem IS NULL AND account_id IS NOT NULL AND platform IS NOT NULL
+              AND handle IS NOT NULL""").fetchall()
+        con.unregister("_chunk")
+    for i, table in enumerate(accounts, start=1):
+        con.register("_acc", table)
+        con.execute(f"""INSERT INTO _accounts_stage BY NAME
+            SELECT * REPLACE ({_qualify('account_id')} AS account_id), {i} AS seq FROM _acc
+            WHERE account_id IS NOT NULL AND platform IS NOT NULL""").fetchall()
+        con.unregister("_acc")
+
+
+_PROFILE = ("handle", "display_name", "created_at", "followers", "following", "posts_count",
+            "verified", "description", "location")
+
+
+def _merge_accounts(con, batch_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Upsert the accounts of this file: newest non-null profile values win, first/last
+    seen widen to cover this file's posts."""
+    picks = ", ".join(f"arg_max({c}, seq) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in _PROFILE)
+    sets = ", ".join(f"{c} = coalesce(EXCLUDED.{c}, accounts.{c})" for c in _PROFILE)
+    rows = con.execute(f"""
+        INSERT INTO accounts
+        SELECT account_id, coalesce(s.platform, p.platform), {", ".join(_PROFILE)}, p.first_seen, p.last_seen
+        FROM (SELECT account_id, any_value(platform) AS platform, {picks}
+              FROM _accounts_stage GROUP BY account_id) s
+        FULL OUTER JOIN (SELECT account_id, any_value(platform) AS platform, min(created_at) AS first_seen,
+                                max(created_at) AS last_seen
+                         FROM posts WHERE ingest_batch = {int(batch_id)} GROUP BY account_id) p
+        USING (account_id)
+        ON CONFLICT (account_id) DO UPDATE SET {sets},
+            first_seen = least(accounts.first_seen, EXCLUDED.first_seen),
+            last_seen = greatest(accounts.last_seen, EXCLUDED.last_seen)
+    """).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def _reasons(con, batch_id: int, k: int) -> list[str]:  # type: ignore[no-untyped-def]
+    rows = con.execute(
+        "SELECT position, reason FROM quarantine WHERE ingest_batch = ? ORDER BY position LIMIT ?",
+        [batch_id, k],
+    ).fetchall()
+    return [f"record {pos}: {reason}" for pos, reason in rows]
+
+
+def adapters() -> list[Adapter]:
+    return list(REGISTRY.values())
+
+
+def unknown_format_message(name: str) -> UnknownFormat:
+    return UnknownFormat(f"Unknown format {name!r}. Available: {', '.join(REGISTRY)}")

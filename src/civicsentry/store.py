@@ -1,0 +1,149 @@
+"""The workspace: one DuckDB file holding every canonical table.
+
+This is the only module that opens DuckDB connections. Everything else receives a
+``Workspace`` (or its ``con``) from the service layer.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from . import __version__
+from .errors import SchemaVersionMismatch, WorkspaceError
+from .migrations import migrate
+from .schema import SCHEMA_VERSION, TABLES
+
+log = logging.getLogger("civicsentry")
+
+DEFAULT_WORKSPACE = "civicsentry.duckdb"
+
+
+class Workspace:
+    """An open workspace. Use ``civicsentry.open(path)`` to get one; close it when done
+    (it is also a context manager)."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        is_memory = self.path == ":memory:"
+        if not is_memory and read_only and not Path(self.path).exists():
+            raise WorkspaceError(f"No workspace at {self.path}. Create one with `civicsentry ingest`.")
+        if not is_memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as e:
+            raise WorkspaceError(
+                f"Cannot open workspace {self.path}: {e}. Is another civicsentry process using it?"
+            ) from e
+        except duckdb.Error as e:
+            raise WorkspaceError(f"{self.path} is not a CivicSentry workspace: {e}") from e
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._check_and_create(read_only)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def _check_and_create(self, read_only: bool) -> None:
+        has_meta = self.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        )
+        if not has_meta:
+            other = self.scalar("SELECT count(*) FROM information_schema.tables")
+            if other:
+                raise WorkspaceError(
+                    f"{self.path} is a DuckDB file but not a CivicSentry workspace (no `meta` table)."
+                )
+            if read_only:
+                raise WorkspaceError(f"{self.path} is empty; ingest something first.")
+            with self.transaction():
+                for table in TABLES:
+                    self.con.execute(table.ddl())
+                self.con.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?), ('created_by', ?), ('created_at', ?)",
+                    [str(SCHEMA_VERSION), __version__, datetime.now(UTC).isoformat()],
+                )
+            return
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionMismatch(
+                f"{self.path} was written by a newer CivicSentry (schema {version}; this is "
+                f"civicsentry {__version__}, schema {SCHEMA_VERSION}). Upgrade with "
+                "`pip install -U civicsentry`."
+            )
+        if version < SCHEMA_VERSION:
+            if read_only:
+                raise SchemaVersionMismatch(
+                    f"{self.path} has schema {version}; run `civicsentry migrate` to upgrade it "
+                    f"to {SCHEMA_VERSION}."
+                )
+            with self.transaction():
+                migrate(self.con, version, SCHEMA_VERSION)
+                self.con.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)]
+                )
+            log.info("migrated %s from schema %s to %s", self.path, version, SCHEMA_VERSION)
+
+    @property
+    def schema_version(self) -> int:
+        value = self.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+        return int(value) if value is not None else 0
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.path}>"
+
+    # -- helpers used by the service layer ---------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: a crash or kill inside leaves the workspace as it was before."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def next_id(self, table: str, column: str) -> int:
+        return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
+
+    def scalar(self, query: str, params: list[Any] | None = None) -> Any:
+        """The first value of the first row (None when there is no row). Fetches the whole
+        result, since DuckDB refuses new work on a connection with a result left open."""
+        rows = self.con.execute(query, params or []).fetchall()
+        return rows[0][0] if rows else None
+
+    def audit(self, action: str, detail: dict[str, Any], actor: str | None = None) -> None:
+        self.con.execute(
+            "INSERT INTO audit_log VALUES (now(), ?, ?, ?)",
+            [actor or _os_user(), action, json.dumps(detail, default=str, sort_keys=True)],
+        )
+
+    def sql(self, query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyRelation:
+        """Run a read query and return a relation (``.df()``, ``.arrow()``, ``.fetchall()``)."""
+        return self.con.sql(query, params=params)
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        return self.con.table(name)
+
+
+def _os_user() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
