@@ -47,6 +47,7 @@ class Workspace:
         except duckdb.Error as e:
             raise WorkspaceError(f"{self.path} is not a CivicSentry workspace: {e}") from e
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")  # ours are on stderr; its own is on stdout
         self._check_and_create(read_only)
 
     # -- lifecycle ---------------------------------------------------------------

@@ -35,7 +35,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-out = Console(highlight=False, soft_wrap=True)
+# Wide tables when piped (rich would assume 80 columns); wrapping to the terminal otherwise.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 WorkspaceOpt = Annotated[
     Path,
@@ -82,7 +83,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except CivicSentryError as e:
-        console.print(f"[bold red]Error:[/] {e}", markup=True, highlight=False)
+        sys.stderr.write(f"Error: {e}\n")  # one line, never wrapped: scripts grep it
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         console.print("Aborted.")

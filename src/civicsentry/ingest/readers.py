@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import bz2
 import csv
-import gzip
 import io
 import lzma
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +30,7 @@ _MAGIC = {
 }
 # What a compressed stream raises when it is cut short or corrupt.
 STREAM_ERRORS: tuple[type[BaseException], ...] = (
-    EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError, OSError, lzma.LZMAError,
+    EOFError, zlib.error, zstandard.ZstdError, OSError, lzma.LZMAError,
 )
 
 
@@ -44,21 +43,67 @@ def compression_of(path: Path) -> str | None:
     return None
 
 
+class _Decompressing(io.RawIOBase):
+    """A decompressed view of a file that hands out every byte it could decompress
+    before reporting a truncated or corrupt stream (the standard library's readers drop
+    the last partial block). Concatenated members/frames are read one after another."""
+
+    def __init__(self, path: Path, make: Callable[[], Any]) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115
+        self._make = make
+        self._dec = make()
+        self._out = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        while not self._out and not self._done:
+            self._fill()
+        n = min(len(buf), len(self._out))
+        buf[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _fill(self) -> None:
+        data = self._dec.unused_data if self._dec.eof else b""
+        if self._dec.eof:
+            if not data:
+                data = self._file.read(1 << 16)
+                if not data:
+                    self._done = True
+                    return
+            self._dec = self._make()
+        if not data:
+            data = self._file.read(1 << 16)
+            if not data:
+                self._done = True
+                raise EOFError("compressed stream ended early")
+        self._out = self._dec.decompress(data)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+_DECOMPRESSORS: dict[str, Callable[[], Any]] = {
+    "gzip": lambda: zlib.decompressobj(wbits=31),
+    "zstd": lambda: zstandard.ZstdDecompressor().decompressobj(),
+    "bz2": bz2.BZ2Decompressor,
+    "xz": lzma.LZMADecompressor,
+}
+
+
 def open_binary(path: Path) -> IO[bytes]:
-    """The file's bytes, decompressed whatever the suffix says."""
+    """The file's bytes, decompressed whatever the suffix says (by magic bytes)."""
     try:
         kind = compression_of(path)
     except OSError as e:
         raise BadInputFile(f"Cannot read {path}: {e.strerror or e}") from e
-    if kind == "gzip":
-        return gzip.open(path, "rb")
-    if kind == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)  # noqa: SIM115
-    if kind == "bz2":
-        return bz2.open(path, "rb")
-    if kind == "xz":
-        return lzma.open(path, "rb")
-    return open(path, "rb")  # noqa: SIM115
+    if kind is None:
+        return open(path, "rb")  # noqa: SIM115
+    return io.BufferedReader(_Decompressing(path, _DECOMPRESSORS[kind]), buffer_size=1 << 16)
 
 
 def plain_name(path: Path) -> str:
@@ -118,13 +163,14 @@ def sniff_delimiter(header_line: str, name: str = "") -> str:
 
 
 # -- line-oriented formats ----------------------------------------------------------
-def iter_lines(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[int, bytes] | Bad]:
+def iter_lines(path: Path, max_bytes: int | None = None) -> Iterator[tuple[int, bytes] | Bad]:
     """(line number, line without newline) for every non-blank line, or a ``Bad`` for a
     line longer than ``max_bytes`` (skipped without holding it in memory) and for a
     compressed stream that ends early (what came before is kept)."""
+    max_bytes = max_bytes or MAX_RECORD_BYTES
     lineno = 0
     with open_binary(path) as f:
-        reader = io.BufferedReader(f, buffer_size=1 << 20) if not isinstance(f, io.BufferedReader) else f  # type: ignore[arg-type]
+        reader = f
         while True:
             try:
                 line = reader.readline(max_bytes + 1)
@@ -144,11 +190,15 @@ def iter_lines(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[
                 except STREAM_ERRORS as e:
                     yield Bad(lineno, f"file is truncated or corrupt after line {lineno - 1} ({e})")
                     return
-                yield Bad(lineno, f"line longer than {max_bytes // (1024 * 1024)} MiB", truncate(head))
+                yield Bad(lineno, f"line longer than {_size(max_bytes)}", truncate(head))
                 continue
             line = line.rstrip(b"\r\n")
             if line.strip():
                 yield lineno, line
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
 def parse_json(line: bytes, encoding: str = "utf-8") -> Any:
@@ -163,7 +213,7 @@ def parse_json(line: bytes, encoding: str = "utf-8") -> Any:
             raise ValueError(
                 f"not valid UTF-8 ({msg}); if the file has another encoding, pass --encoding"
             ) from e
-        if "recursion" in msg.lower():
+        if "recursion" in msg.lower() or "depth limit" in msg.lower():
             raise ValueError("JSON nested too deeply") from e
         raise ValueError(f"invalid JSON: {msg}") from e
     except UnicodeDecodeError as e:
@@ -221,7 +271,7 @@ class CsvRows:
         head = read_head(path, 8192).decode(self.encoding, errors="replace")
         first = head.splitlines()[0] if head else ""
         self.delimiter = delimiter or sniff_delimiter(first, plain_name(path))
-        csv.field_size_limit(MAX_RECORD_BYTES)
+        csv.field_size_limit(MAX_RECORD_BYTES)  # a longer field is a csv.Error → Bad
         self.header: list[str] = []
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]] | Bad]:

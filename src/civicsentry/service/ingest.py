@@ -121,7 +121,10 @@ def ingest_files(
             log.warning("%s", e)
             continue
         results.append(replace(result, seconds=round(time.perf_counter() - started, 3)))
-    return IngestReport(tuple(results))
+    report = IngestReport(tuple(results))
+    ws.audit("ingest", {k: v for k, v in report.as_dict().items() if k != "files"}
+             | {"sources": [f.source for f in results]})
+    return report
 
 
 def _ingest_one(
@@ -219,6 +222,11 @@ def _qualify(col: str) -> str:
             f"THEN {col} ELSE platform || ':' || {col} END")
 
 
+def _clean_list(expr: str) -> str:
+    # Lists are never null in `posts`: empty when the source had none or none was valid.
+    return f"coalesce(list_filter({expr}, lambda x: x IS NOT NULL), [])"
+
+
 def _quarantine(con, source: str, batch_id: int, posts: pa.Table, bad: list[Bad]) -> int:  # type: ignore[no-untyped-def]
     n = 0
     if bad:
@@ -252,10 +260,9 @@ def _store_posts(con, source: str, batch_id: int, posts: pa.Table) -> tuple[int,
         SELECT DISTINCT ON (post_id) * FROM (
             SELECT {_qualify('post_id')} AS post_id, platform, {_qualify('account_id')} AS account_id,
                    created_at, coalesce(kind, 'post') AS kind, {_qualify('parent_post_id')} AS parent_post_id,
-                   text, lang, list_filter(urls, lambda x: x IS NOT NULL) AS urls,
-                   list_filter(list_distinct(domains), lambda x: x IS NOT NULL) AS domains,
-                   list_filter(hashtags, lambda x: x IS NOT NULL) AS hashtags,
-                   list_filter(mentions, lambda x: x IS NOT NULL) AS mentions, media_hashes,
+                   text, lang, {_clean_list('urls')} AS urls, {_clean_list('list_distinct(domains)')} AS domains,
+                   {_clean_list('hashtags')} AS hashtags, {_clean_list('mentions')} AS mentions,
+                   {_clean_list('media_hashes')} AS media_hashes,
                    ? || ':' || position AS source, position
             FROM _chunk WHERE ({_REASON}) IS NULL)
         ORDER BY post_id, position""", [source]).fetchall()

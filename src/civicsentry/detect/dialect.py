@@ -1,0 +1,50 @@
+"""The few places where DuckDB SQL and Spark SQL differ, in one place.
+
+Every detection step is written once as SQL text built by Python; the text uses standard
+SQL (joins, GROUP BY, window functions, CASE) plus the handful of functions below, each
+rendered per engine. Keep new dialect differences here, never inline in a module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    def epoch_us(self, ts: str) -> str:
+        """A TIMESTAMPTZ column as BIGINT microseconds since the Unix epoch."""
+        return f"epoch_us({ts})" if self.name == "duckdb" else f"unix_micros({ts})"
+
+    def from_epoch_us(self, us: str) -> str:
+        """BIGINT microseconds since the epoch back to a UTC timestamp."""
+        if self.name == "duckdb":
+            return f"(to_timestamp(0) + to_microseconds(CAST({us} AS BIGINT)))"
+        return f"timestamp_micros({us})"
+
+    def idiv(self, a: str, b: str) -> str:
+        """Integer division (truncating; operands are non-negative where it matters)."""
+        return f"(({a}) // ({b}))" if self.name == "duckdb" else f"(({a}) div ({b}))"
+
+    def quantile(self, x: str, q: float) -> str:
+        """Exact quantile with linear interpolation (R's type 7)."""
+        if self.name == "duckdb":
+            return f"quantile_cont({x}, {q!r})"
+        return f"percentile({x}, {q!r})"
+
+    def sorted_distinct_join(self, x: str) -> str:
+        """Distinct values of a string column, sorted, joined by commas."""
+        if self.name == "duckdb":
+            return f"string_agg(DISTINCT {x}, ',' ORDER BY {x})"
+        return f"array_join(array_sort(collect_set({x})), ',')"
+
+    def inline_table(self, name: str, columns: tuple[str, ...], rows: list[tuple[int, ...]]) -> str:
+        """A constant table usable in FROM."""
+        values = ", ".join("(" + ", ".join(str(v) for v in r) + ")" for r in rows)
+        return f"(VALUES {values}) AS {name}({', '.join(columns)})"
+
+
+DUCKDB = Dialect("duckdb")
+SPARK = Dialect("spark")

@@ -1,0 +1,121 @@
+"""Where the detection SQL runs.
+
+Detection modules build SQL text; an ``Engine`` materialises it as named intermediate
+tables and hands small results back as Arrow. ``DuckDBEngine`` wraps a DuckDB connection;
+the distributed engine (Spark) implements the same four methods over temp views, so the
+SQL itself is shared, not copied.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+import duckdb
+import pyarrow as pa
+
+from .dialect import DUCKDB, Dialect
+
+_counter = itertools.count(1)
+
+
+class Engine(Protocol):
+    dialect: Dialect
+
+    def create(self, name: str, sql: str) -> None:
+        """Materialise ``sql`` (a SELECT) as the intermediate table ``name``."""
+
+    def fetch(self, sql: str) -> pa.Table:
+        """Run ``sql`` and return the whole (small) result."""
+
+    def put(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table available to later SQL as ``name``."""
+
+    def drop(self, *names: str) -> None:
+        """Forget intermediate tables."""
+
+
+class DuckDBEngine:
+    """Runs detection SQL on a DuckDB connection, as temporary tables that never touch the
+    workspace's own tables."""
+
+    dialect = DUCKDB
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.prefix = f"_cs{next(_counter)}_"
+
+    def name(self, base: str) -> str:
+        """A collision-free name for an intermediate table of this run."""
+        return self.prefix + base
+
+    def create(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def fetch(self, sql: str) -> pa.Table:
+        return self.con.execute(sql).fetch_arrow_table()
+
+    def scalar(self, sql: str) -> object:
+        rows = self.con.execute(sql).fetchall()
+        return rows[0][0] if rows else None
+
+    def put(self, name: str, table: pa.Table) -> None:
+        view = name + "_arrow"
+        self.con.register(view, table)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
+        finally:
+            self.con.unregister(view)
+
+    def drop(self, *names: str) -> None:
+        for n in names:
+            self.con.execute(f"DROP TABLE IF EXISTS {n}")
+
+    @contextmanager
+    def settings(
+        self, *, threads: int | None = None, memory_limit: str | None = None
+    ) -> Iterator[None]:
+        """Tune the connection for one large detection and restore it afterwards.
+
+        ``preserve_insertion_order = false`` lets DuckDB stream and spill big joins and
+        aggregates (nothing here depends on row order: every result is keyed); a temp
+        directory is set when the database has none (in-memory), so spilling can happen.
+        """
+        wanted: dict[str, object] = {"preserve_insertion_order": False}
+        if threads:
+            wanted["threads"] = int(threads)
+        if memory_limit:
+            wanted["memory_limit"] = memory_limit
+        old = {k: self.scalar(f"SELECT current_setting('{k}')") for k in wanted}
+        tmp: tempfile.TemporaryDirectory[str] | None = None
+        if not self.scalar("SELECT current_setting('temp_directory')"):
+            tmp = tempfile.TemporaryDirectory(prefix="civicsentry-spill-")
+            wanted["temp_directory"] = tmp.name
+            old["temp_directory"] = ""
+        try:
+            for k, v in wanted.items():
+                self.con.execute(f"SET {k} = {_literal(v)}")
+            yield
+        finally:
+            for k, v in old.items():
+                try:
+                    self.con.execute(f"SET {k} = {_literal(v)}")
+                except duckdb.Error:  # e.g. threads above what this build allows
+                    pass
+            if tmp is not None:
+                tmp.cleanup()
+
+
+def _literal(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def as_engine(con: duckdb.DuckDBPyConnection | DuckDBEngine) -> DuckDBEngine:
+    return con if isinstance(con, DuckDBEngine) else DuckDBEngine(con)

@@ -1,0 +1,71 @@
+"""The command line as a user runs it: real processes, exit codes, stdout/stderr."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import DATA
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "civicsentry", *args], capture_output=True, text=True)
+
+
+def test_ingest_prints_counts_that_add_up(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws.duckdb")
+    r = cli("ingest", str(DATA / "table" / "bad.csv"), "-w", ws)
+    assert r.returncode == 0, r.stderr
+    assert "rows read 6 = stored 2 + duplicate 1 + quarantined 3" in r.stdout
+    assert "record 3: missing account_id" in r.stdout
+    j = cli("ingest", str(DATA / "table" / "bad.csv"), "-w", ws, "--json")
+    data = json.loads(j.stdout)
+    assert (data["rows_read"], data["rows_stored"], data["rows_duplicate"], data["rows_quarantined"]) == (6, 0, 3, 3)
+
+
+def test_info_json(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws.duckdb")
+    cli("ingest", str(DATA / "table" / "posts.csv"), str(DATA / "cnt" / "messages.csv"), "-w", ws)
+    info = json.loads(cli("info", "-w", ws, "--json").stdout)
+    assert info["posts"] == 9
+    assert {p["platform"]: p["posts"] for p in info["platforms"]} == {"x": 4, "cnt": 5}
+    assert info["kinds"]["repost"] == 3
+    assert len(info["sources"]) == 2
+
+
+def test_errors_are_one_line_with_meaningful_exit_codes(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws.duckdb")
+    r = cli("ingest", str(tmp_path / "absent.csv"), "-w", ws)
+    assert r.returncode == 2 and r.stderr.strip() == f"Error: No such file or folder: {tmp_path / 'absent.csv'}"
+    r = cli("ingest", str(DATA / "table" / "mapped.csv"), "-w", ws)
+    assert r.returncode == 2 and "format not recognised" in r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    r = cli("ingest", str(DATA / "table" / "posts.csv"), "-w", ws, "--map", "oops")
+    assert r.returncode == 2 and "--map takes canonical=column" in r.stderr
+    r = cli("ingest", str(DATA / "table" / "posts.csv"), "-w", ws, "--format", "nope")
+    assert r.returncode == 2 and "Unknown format 'nope'" in r.stderr
+    r = cli("ingest", str(DATA / "table" / "bad.csv"), "-w", ws, "--strict")
+    assert r.returncode == 2 and "--strict" in r.stderr
+    r = cli("info", "-w", str(tmp_path / "none.duckdb"))
+    assert r.returncode == 3 and "No workspace" in r.stderr
+    r = cli("frobnicate")
+    assert r.returncode == 2
+
+
+def test_quarantine_export_neutralises_formulas(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws.duckdb")
+    bad = tmp_path / "evil.csv"
+    bad.write_text('post_id,account_id,created_at,text\n1,u,=cmd|" /C calc"!A0,x\n', encoding="utf-8")
+    cli("ingest", str(bad), "-w", ws, "--platform", "x")
+    listed = json.loads(cli("quarantine", "-w", ws, "--json").stdout)
+    assert listed[0]["position"] == 2 and "not a date/time" in listed[0]["reason"]
+    out = tmp_path / "q.csv"
+    r = cli("quarantine", "-w", ws, "--export", str(out))
+    assert r.returncode == 0
+    with open(out, newline="") as f:
+        row = list(csv.DictReader(f))[0]
+    assert row["raw"].startswith("{") or row["raw"].startswith("'")
+    assert not any(v.startswith(("=", "+", "-", "@")) for v in row.values())
