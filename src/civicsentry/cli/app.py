@@ -81,7 +81,10 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a `typer.Exit` instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CivicSentryError as e:
         sys.stderr.write(f"Error: {e}\n")  # one line, never wrapped: scripts grep it
         sys.exit(e.exit_code)
