@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +139,7 @@ def read(path: Path, options: Options) -> Iterator[Batch]:
         )
     out = Collector(options)
     seen: set[str] = set()  # profile columns repeat on every tweet: one account per user
-    for item in (first, *()) if first is None else _chain(first, items):
-        if item is None:
-            break
+    for item in chain([first], items) if first is not None else ():
         if isinstance(item, Bad):
             out.bad.append(item)
         else:
@@ -158,11 +157,6 @@ def read(path: Path, options: Options) -> Iterator[Batch]:
     yield out.flush()
 
 
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
-
-
 _DOC = """\
 ### X/Twitter information-operations archive (`twitter-io`)
 
@@ -173,17 +167,27 @@ operation. **Detected** by the header: tweets have `tweetid`, `userid`, `tweet_t
 `is_retweet` and `tweet_text`; users have `userid`, `user_screen_name`,
 `user_display_name`, `follower_count`, `account_creation_date` and no `tweetid`.
 
-| canonical | column | notes |
-| --- | --- | --- |
-| post_id | `tweetid` | platform `x` |
-| account_id | `userid` | a number, or a hash for anonymised accounts, kept as a string |
-| handle | `user_screen_name` | empty when anonymised (the column then repeats the hashed userid) |
-| created_at | `tweet_time` | `2018-06-01 12:34`, UTC |
-| kind, parent_post_id | `is_retweet` + `retweet_tweetid` → repost; `quoted_tweet_tweetid` → quote; `in_reply_to_tweetid` → reply | in that order; `is_retweet` True without `retweet_tweetid` is quarantined |
-| text, lang | `tweet_text`, `tweet_language` | mentions of anonymised accounts are hashes in the text |
-| urls, hashtags | `urls`, `hashtags` | lists written `[a, b]` or `['a', 'b']` |
-| mentions | `user_mentions` | **user ids**, not handles (the archive gives no handles) |
-| accounts | `userid`, `user_screen_name`, `user_display_name`, `account_creation_date`, `follower_count`, `following_count`, `user_profile_description`, `user_reported_location` | from the users file, and from the first tweet row of each user |
+| canonical | column |
+| --- | --- |
+| post_id | `tweetid` (platform `x`) |
+| account_id | `userid`: a number, or a hash for anonymised accounts, kept as a string |
+| handle | `user_screen_name`, empty when anonymised (it then repeats the hashed userid) |
+| created_at | `tweet_time` (`2018-06-01 12:34`, UTC) |
+| kind = repost, parent_post_id | `is_retweet` True and `retweet_tweetid` |
+| kind = quote, parent_post_id | `quoted_tweet_tweetid` |
+| kind = reply, parent_post_id | `in_reply_to_tweetid` |
+| text, lang | `tweet_text`, `tweet_language` (`und` → detected) |
+| urls, hashtags | `urls`, `hashtags`: lists written `[a, b]` or `['a', 'b']` |
+| mentions | `user_mentions`: **user ids**, not handles (the archive has no handles) |
+| accounts | the users file, and the first tweet row of each user |
+| handle, display_name | `user_screen_name`, `user_display_name` (empty when anonymised) |
+| created_at | `account_creation_date` |
+| followers, following | `follower_count`, `following_count` |
+| description, location | `user_profile_description`, `user_reported_location` |
+
+- Kinds are tried in the order of the table; `is_retweet` True without `retweet_tweetid`
+  is quarantined.
+- In `tweet_text`, mentions of anonymised accounts are replaced by their hashed ids.
 
 Counts are "at the time of suspension". `latitude`/`longitude` (often `absent`),
 engagement counts, `tweet_client_name`, `poll_choices`, `account_language` and

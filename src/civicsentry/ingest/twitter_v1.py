@@ -167,17 +167,25 @@ notices skipped) has `id_str` (or a numeric `id`), a `user` object and `full_tex
 `"id_str"`, `"user"`, `"screen_name"`, `"created_at"` and `"full_text"`/`"text"` but no
 `"author_id"` (a v2 field).
 
-| canonical | v1.1 field | notes |
-| --- | --- | --- |
-| post_id | `id_str` (else `id`) | platform `x` |
-| account_id, handle | `user.id_str`, `user.screen_name` | |
-| created_at | `created_at` | `Wed Oct 10 20:19:24 +0000 2018` |
-| kind, parent_post_id | `retweeted_status.id_str` → repost; `quoted_status_id_str` → quote; `in_reply_to_status_id_str` → reply | in that order |
-| text | `full_text`, else `extended_tweet.full_text`, else `text` | a retweet's text is the truncated `RT @user: …` |
-| lang | `lang` | `und` → detected |
-| urls | `entities.urls[]`: `unwound.url`, else `expanded_url`, else `url` | from `extended_tweet.entities` when the tweet is truncated; media links (`entities.media`, `extended_entities`) are not URLs shared |
-| hashtags, mentions | `entities.hashtags[].text`, `entities.user_mentions[].screen_name` | as given |
-| accounts | `user`: `screen_name`, `name`, `created_at`, `followers_count`, `friends_count` (following), `statuses_count`, `verified`, `description`, `location` | |
+| canonical | v1.1 field |
+| --- | --- |
+| post_id | `id_str`, else `id` (platform `x`) |
+| account_id, handle | `user.id_str`, `user.screen_name` |
+| created_at | `created_at` (`Wed Oct 10 20:19:24 +0000 2018`) |
+| kind = repost, parent_post_id | `retweeted_status.id_str` |
+| kind = quote, parent_post_id | `quoted_status_id_str` (else `quoted_status.id_str`) |
+| kind = reply, parent_post_id | `in_reply_to_status_id_str` |
+| text | `full_text`, else `extended_tweet.full_text`, else `text` |
+| lang | `lang` (`und` → detected) |
+| urls | `entities.urls[]`: `unwound.url`, else `expanded_url`, else `url` |
+| hashtags, mentions | `entities.hashtags[].text`, `entities.user_mentions[].screen_name` |
+| accounts | `user`: `screen_name`, `name`, `created_at`, `description`, `location`, `verified` |
+| followers, following, posts_count | `user.followers_count`, `.friends_count`, `.statuses_count` |
+
+- Kinds are tried in the order of the table: a retweet of a quote is a repost.
+- A truncated streaming tweet takes its text and entities from `extended_tweet`.
+- A retweet's text is the truncated `RT @user: …`; its entities are kept as given.
+- Media (`entities.media`, `extended_entities`) are not shared URLs and are not stored.
 
 **Embedded tweets**: `retweeted_status` and `quoted_status` (two levels deep) are stored as
 posts of their own with their authors' profiles, at the line of the tweet that embeds them,

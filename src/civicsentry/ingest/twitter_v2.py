@@ -217,16 +217,30 @@ pages stamped `__twarc`; when the first line is longer than that, when the head 
 `{` and has `"author_id"`, `"text"`, a v2-only field (`conversation_id`, `edit_history_tweet_ids`,
 `public_metrics`, `referenced_tweets`, `__twarc`) and no `"id_str"`.
 
-| canonical | v2 field | notes |
-| --- | --- | --- |
-| post_id | `id` | platform `x` |
-| account_id, handle | `author_id`; `username` of that user in `includes.users` (or `author`) | |
-| created_at | `created_at` | ISO 8601 |
-| kind, parent_post_id | `referenced_tweets`: `retweeted` → repost, `quoted` → quote, `replied_to` → reply | in that order of precedence when a tweet has several |
-| text, lang | `text`, `lang` | `und` → detected; a retweet's text is the truncated `RT @user: …` |
-| urls | `entities.urls[]`: `unwound_url`, else `expanded_url`, else `url` | entries with a `media_key` (links to the tweet's own photos/videos) are skipped |
-| hashtags, mentions | `entities.hashtags[].tag`, `entities.mentions[].username` | as given, also on retweets (reposts derive only their repost action) |
-| accounts | `includes.users[]` (and, flattened, `author`, `in_reply_to_user`, mentioned users): `username`, `name`, `created_at`, `public_metrics.followers_count/following_count/tweet_count`, `verified`, `description`, `location` | users pages (`data` of users) fill accounts only |
+| canonical | v2 field |
+| --- | --- |
+| post_id | `id` (platform `x`) |
+| account_id | `author_id` |
+| handle | `username` of the author in `includes.users` (flattened: `author.username`) |
+| created_at | `created_at` (ISO 8601) |
+| kind = repost, parent_post_id | `referenced_tweets[]` of type `retweeted`: its `id` |
+| kind = quote, parent_post_id | type `quoted` |
+| kind = reply, parent_post_id | type `replied_to` |
+| text, lang | `text`, `lang` (`und` → detected) |
+| urls | `entities.urls[]`: `unwound_url`, else `expanded_url`, else `url` |
+| hashtags | `entities.hashtags[].tag` |
+| mentions | `entities.mentions[].username` |
+| accounts | `includes.users[]`; flattened: `author`, `in_reply_to_user`, mentioned users |
+| handle, display_name | `username`, `name` |
+| followers, following | `public_metrics.followers_count`, `.following_count` |
+| posts_count | `public_metrics.tweet_count` |
+| created_at, verified, description, location | same names |
+
+- Kinds are tried in the order of the table: a reply that quotes is a quote.
+- A retweet's `text` is the truncated `RT @user: …`; its entities are kept as given (reposts
+  derive only their repost action).
+- URL entries with a `media_key` (links to the tweet's own photos and videos) are skipped.
+- A page whose `data` holds users (`twarc2 users`, `followers`) fills accounts only.
 
 **Referenced tweets** (`includes.tweets`, or the tweets embedded in `referenced_tweets` of
 flattened lines) are stored as posts too and **count as rows read**, with the line of the

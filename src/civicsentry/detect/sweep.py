@@ -1,0 +1,164 @@
+"""The bounded sweep: every pair of shares of one object at most a window apart, without a
+quadratic self-join per object.
+
+Shares of an object are numbered in time order (``rn``; ties broken by account, then
+post). A share is joined only with the shares in its own and the next *time bucket*
+(bucket = ⌊t / window⌋), so the work is proportional to the pairs within twice the
+window, not to the square of the object's shares. With a partner cap K, shares are also
+cut into *rank blocks* of K (⌊(rn − 1) / K⌋) and a share is joined only with its own and
+the next block: each share meets at most its K following shares, so a viral object with
+10⁵ shares in an hour costs at most K·10⁵ pairs instead of ~10⁸. Both keys are
+equalities, so the join is a hash join that DuckDB and Spark partition by (object,
+bucket, block) — no worker ever holds a whole viral object's pairs.
+
+Capping changes results only for objects where some share has more than K following
+shares inside the window; each such object is reported in the caps table with its exact
+number of pairs within the window and the number kept.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import InvalidParams
+from .dialect import Dialect
+
+_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def check_type_name(t: str) -> str:
+    """Object types are inlined in SQL, so they must be plain names."""
+    if not _TYPE_NAME.match(t):
+        raise InvalidParams(
+            f"{t!r} is not an object type name (lowercase letters, digits, underscore)."
+        )
+    return t
+
+
+def lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def accounts_sql(src: str, types: list[str]) -> str:
+    """Dense integer ids for accounts, in code-point order of the account id, so that
+    ``aid_a < aid_b`` exactly when ``account_a < account_b``."""
+    return f"""
+    SELECT account_id, row_number() OVER (ORDER BY account_id) AS aid
+    FROM (SELECT DISTINCT account_id FROM {src}
+          WHERE object_type IN ({", ".join(lit(t) for t in types)}))
+    """
+
+
+def objects_sql(src: str, types: list[str]) -> str:
+    return f"""
+    SELECT object_type, object_id, row_number() OVER (ORDER BY object_type, object_id) AS oid
+    FROM (SELECT DISTINCT object_type, object_id FROM {src}
+          WHERE object_type IN ({", ".join(lit(t) for t in types)}))
+    """
+
+
+def content_key_sql() -> str:
+    """The share's content id for CooRTweet semantics: the post id, except that the
+    CooRTweet adapter stores a content id repeated with another object as
+    ``<content>@<object>``; CooRTweet counts those rows under one content id, so the
+    suffix is taken off again here."""
+    raw_obj = "substr(s.object_id, position(':' IN s.object_id) + 1)"
+    return (
+        f"CASE WHEN right(s.post_id, length({raw_obj}) + 1) = '@' || {raw_obj} "
+        f"THEN substr(s.post_id, 1, length(s.post_id) - length({raw_obj}) - 1) "
+        "ELSE s.post_id END"
+    )
+
+
+def shares_sql(
+    src: str,
+    accounts: str,
+    objects: str,
+    object_type: str,
+    dialect: Dialect,
+    *,
+    window_us: int,
+    cap: int | None,
+    with_posts: bool = False,
+    with_content: bool = False,
+) -> str:
+    """One object type's shares with integer keys, time rank, bucket and block.
+
+    ``capped`` marks a share whose K following partners do not exhaust the window (the
+    share K+1 places later is still inside it): only those lose pairs under the cap.
+    """
+    order = f"{dialect.epoch_us('s.t')}, a.aid, s.post_id"
+    extra = ""
+    if with_posts:
+        extra += ", s.post_id"
+    if with_content:
+        extra += f", {content_key_sql()} AS content, o.object_id AS object_id"
+    capped = (
+        f"coalesce(lead({dialect.epoch_us('s.t')}, {cap + 1}) OVER w - {dialect.epoch_us('s.t')}"
+        f" <= {window_us}, false)"
+        if cap
+        else "false"
+    )
+    inner = f"""
+      SELECT o.oid, a.aid, {dialect.epoch_us("s.t")} AS ts,
+             row_number() OVER w AS rn, {capped} AS capped{extra}
+      FROM {src} s
+      JOIN {objects} o ON s.object_type = o.object_type AND s.object_id = o.object_id
+      JOIN {accounts} a ON s.account_id = a.account_id
+      WHERE s.object_type = {lit(object_type)}
+      WINDOW w AS (PARTITION BY o.oid ORDER BY {order})
+    """
+    block = dialect.idiv("rn - 1", str(cap)) if cap else "0"
+    return f"""
+    SELECT x.*, {dialect.idiv("ts", str(max(window_us, 1)))} AS tb, {block} AS rb
+    FROM ({inner}) x
+    """
+
+
+def pairs_sql(
+    shares: str,
+    dialect: Dialect,
+    *,
+    window_us: int,
+    cap: int | None,
+    columns: str = "a.oid, a.aid AS aid1, b.aid AS aid2, a.ts AS ts1, b.ts AS ts2",
+) -> str:
+    """Every pair of shares (a before b in time rank) of one object with
+    b.t − a.t ≤ window, of two different accounts; with ``cap``, b at most ``cap`` ranks
+    after a. ``columns`` selects from ``a`` and ``b``."""
+    keys = [(0, 0), (1, 0)] + ([(0, 1), (1, 1)] if cap else [])
+    k = dialect.inline_table("k", ("dt", "dr"), keys)
+    rank_cap = f" AND b.rn - a.rn <= {cap}" if cap else ""
+    return f"""
+    SELECT {columns}
+    FROM {shares} a
+    CROSS JOIN {k}
+    JOIN {shares} b ON b.oid = a.oid AND b.tb = a.tb + k.dt AND b.rb = a.rb + k.dr
+    WHERE b.rn > a.rn AND b.ts - a.ts <= {window_us} AND a.aid <> b.aid{rank_cap}
+    """
+
+
+def object_stats_sql(shares: str, object_type: str) -> str:
+    """Per object: shares, accounts, time span and how many shares the cap truncated."""
+    return f"""
+    SELECT {lit(object_type)} AS otype, oid, count(*) AS n_shares,
+           count(DISTINCT aid) AS n_accounts, min(ts) AS first_ts, max(ts) AS last_ts,
+           sum(CASE WHEN capped THEN 1 ELSE 0 END) AS shares_capped
+    FROM {shares} GROUP BY oid
+    """
+
+
+def capped_pairs_sql(shares: str, stats: str, *, window_us: int, cap: int) -> str:
+    """For capped objects only: the exact number of share pairs within the window and
+    the number the cap kept (each share keeps at most ``cap`` following partners)."""
+    return f"""
+    SELECT oid, sum(following) AS pairs_within, sum(least(following, {cap})) AS pairs_kept
+    FROM (
+      SELECT oid, count(*) OVER (PARTITION BY oid ORDER BY ts
+                                 RANGE BETWEEN CURRENT ROW AND {window_us} FOLLOWING)
+                  - (rn - rank() OVER (PARTITION BY oid ORDER BY ts) + 1) AS following
+      FROM {shares}
+      WHERE oid IN (SELECT oid FROM {stats} WHERE shares_capped > 0)
+    ) f
+    GROUP BY oid
+    """
