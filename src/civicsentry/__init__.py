@@ -3,7 +3,8 @@ share the evidence.
 
     >>> import civicsentry
     >>> ws = civicsentry.open("civicsentry.duckdb")
-    >>> civicsentry.ingest(ws, ["tweets.jsonl"])
+    >>> ws.ingest(["tweets.jsonl"])
+    >>> ws.info()
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .errors import (
     UnknownFormat,
     WorkspaceError,
 )
-from .store import Workspace
+from .api import Workspace
 
 
 def open(path: str | Path = "civicsentry.duckdb", *, read_only: bool = False) -> Workspace:  # noqa: A001

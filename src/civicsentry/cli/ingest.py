@@ -122,3 +122,17 @@ def quarantine_cmd(
         raw = (r["raw"] or "")[:80]
         t.add_row(str(r["source"]), str(r["position"]), str(r["reason"]), raw)
     out.print(t)
+
+
+@app.command()
+def formats(as_json: JsonOpt = False) -> None:
+    """List the input formats, in the order auto-detection tries them."""
+    from ..ingest import REGISTRY
+
+    rows = [{"name": a.name, "title": a.title, "aliases": list(a.aliases)} for a in REGISTRY.values()]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        aliases = f"  (also {', '.join(r['aliases'])})" if r["aliases"] else ""
+        out.print(f"{r['name']:<22} {r['title']}{aliases}")
