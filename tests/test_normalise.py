@@ -108,3 +108,22 @@ def test_parse_time(raw: object, expected: datetime) -> None:
 @pytest.mark.parametrize("raw", [None, "", "yesterday", True, [], "2021-13-45"])
 def test_parse_time_rejects(raw: object) -> None:
     assert parse_time(raw) is None
+
+
+def _reference_text_key(text: str) -> str:
+    # The definition, written plainly: the fast version must agree with it everywhere.
+    import re
+    import unicodedata
+
+    s = unicodedata.normalize("NFKC", text).casefold()
+    s = re.sub(r"(?:https?://|www\.)\S+", "<url>", s, flags=re.IGNORECASE)
+    s = re.sub(r"(?<!\w)@[\w.]+", "@", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+_pieces = st.sampled_from([*"aZ@.:/ \t\n\x0b\x1c\u00a0\u3000éﬁİßhtpsw", "http://", "www.", "HTTPS://"])
+
+
+@given(st.lists(_pieces, max_size=30).map("".join) | st.text(max_size=60))
+def test_text_key_matches_its_definition(text: str) -> None:
+    assert text_key(text) == _reference_text_key(text)

@@ -42,11 +42,11 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def actions_sql(where: str) -> str:
-    """The INSERT deriving actions from the posts selected by ``where``."""
+def actions_sql(source: str = "posts", where: str = "true") -> str:
+    """The INSERT deriving actions from the posts of table ``source`` selected by ``where``."""
     return f"""
     INSERT INTO actions
-    WITH p AS (SELECT * FROM posts WHERE {where}),
+    WITH p AS (SELECT * FROM {source} WHERE {where}),
     orig AS (SELECT * FROM p WHERE kind <> 'repost')
     SELECT account_id, kind, parent_post_id, created_at, post_id
       FROM p WHERE kind IN ('repost', 'reply', 'quote') AND parent_post_id IS NOT NULL
@@ -67,8 +67,9 @@ def actions_sql(where: str) -> str:
     """
 
 
-def derive_actions(con: duckdb.DuckDBPyConnection, ingest_batch: int) -> int:
-    """Insert the actions of one ingest batch; returns how many."""
+def derive_actions(con: duckdb.DuckDBPyConnection, source: str = "posts", where: str = "true") -> int:
+    """Insert the actions of the posts in table ``source`` (canonical post columns)
+    selected by ``where``; returns how many."""
     register_functions(con)
-    rows = con.execute(actions_sql(f"ingest_batch = {int(ingest_batch)}")).fetchall()
+    rows = con.execute(actions_sql(source, where)).fetchall()
     return int(rows[0][0]) if rows else 0

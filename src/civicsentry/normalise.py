@@ -104,7 +104,6 @@ def normalise_handle(handle: str) -> str | None:
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION_RE = re.compile(r"(?<!\w)@[\w.]+")
-_SPACE_RE = re.compile(r"\s+")
 
 
 def text_key(text: str | None) -> str:
@@ -116,10 +115,13 @@ def text_key(text: str | None) -> str:
     """
     if not text:
         return ""
-    s = unicodedata.normalize("NFKC", text).casefold()
-    s = _URL_RE.sub("<url>", s)
-    s = _MENTION_RE.sub("@", s)
-    return _SPACE_RE.sub(" ", s).strip()
+    # The cheap checks skip work most texts do not need; the result is the same.
+    s = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
+    if "http" in s or "www." in s:
+        s = _URL_RE.sub("<url>", s)
+    if "@" in s:
+        s = _MENTION_RE.sub("@", s)
+    return " ".join(s.split())  # str.split() splits on exactly what \s matches
 
 
 _HAS_LETTERS = re.compile(r"[^\W\d_]{3}")

@@ -48,6 +48,8 @@ class Workspace:
             raise WorkspaceError(f"{self.path} is not a CivicSentry workspace: {e}") from e
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")  # ours are on stderr; its own is on stdout
+        # Results that need an order ask for one; not keeping it lets big inserts stream.
+        self.con.execute("SET preserve_insertion_order = false")
         self._check_and_create(read_only)
 
     # -- lifecycle ---------------------------------------------------------------

@@ -122,13 +122,16 @@ def pairs_sql(
     window_us: int,
     cap: int | None,
     columns: str = "a.oid, a.aid AS aid1, b.aid AS aid2, a.ts AS ts1, b.ts AS ts2",
+    where: str = "",
 ) -> str:
     """Every pair of shares (a before b in time rank) of one object with
     b.t − a.t ≤ window, of two different accounts; with ``cap``, b at most ``cap`` ranks
-    after a. ``columns`` selects from ``a`` and ``b``."""
+    after a. ``columns`` selects from ``a`` and ``b``; ``where`` adds a condition."""
     keys = [(0, 0), (1, 0)] + ([(0, 1), (1, 1)] if cap else [])
     k = dialect.inline_table("k", ("dt", "dr"), keys)
     rank_cap = f" AND b.rn - a.rn <= {cap}" if cap else ""
+    if where:
+        rank_cap += f" AND ({where})"
     return f"""
     SELECT {columns}
     FROM {shares} a

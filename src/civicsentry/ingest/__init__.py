@@ -9,11 +9,27 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import UnknownFormat
-from . import coortweet, cnt, tabular
+from . import (
+    bluesky,
+    cnt,
+    coortweet,
+    crowdtangle,
+    mastodon,
+    meta_content_library,
+    reddit,
+    tabular,
+    telegram,
+    twitter_io,
+    twitter_v1,
+    twitter_v2,
+)
 from .base import Adapter, Sample
 
 # Specific formats first; the generic canonical table last.
-_MODULES: tuple[ModuleType, ...] = (coortweet, cnt)
+_MODULES: tuple[ModuleType, ...] = (
+    coortweet, cnt, telegram, crowdtangle, meta_content_library, twitter_v2, twitter_v1, twitter_io,
+    bluesky, mastodon, reddit,
+)
 _GENERIC: tuple[Adapter, ...] = (tabular.ACCOUNTS_ADAPTER, tabular.ADAPTER)
 
 REGISTRY: dict[str, Adapter] = {

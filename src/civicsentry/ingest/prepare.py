@@ -50,26 +50,38 @@ def _fit_row(row: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
         return {**keep, "problem": f"field of the wrong type: {e}", "raw": truncate(repr(row))}
 
 
-def _map_list(col: pa.ChunkedArray | pa.Array, fn: Callable[[str], str | None]) -> pa.Array:
-    """Apply ``fn`` to every string inside a list<string> column, once per distinct value.
-    Values mapped to None stay as nulls inside the lists (the store drops them)."""
+def _map_list(
+    col: pa.ChunkedArray | pa.Array, *fns: Callable[[str], str | None]
+) -> list[pa.Array]:
+    """Apply each ``fn`` to every string inside a list<string> column, once per distinct
+    value; one output column per function. Values mapped to None stay as nulls inside
+    the lists (the store drops them)."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if len(arr) == 0:
-        return arr
+        return [arr for _ in fns]
     values = arr.values
     uniq = pc.unique(values)
-    mapped = pa.array([None if v is None else fn(v) for v in uniq.to_pylist()], pa.string())
-    new_values = mapped.take(pc.index_in(values, value_set=uniq))
-    return pa.ListArray.from_arrays(arr.offsets, new_values, mask=arr.is_null())
+    positions = pc.index_in(values, value_set=uniq)
+    distinct = uniq.to_pylist()
+    outs = []
+    for fn in fns:
+        mapped = pa.array([None if v is None else fn(v) for v in distinct], pa.string())
+        outs.append(pa.ListArray.from_arrays(arr.offsets, mapped.take(positions), mask=arr.is_null()))
+    return outs
+
+
+def _url_and_domain(url: str) -> str | None:
+    clean = normalise_url(url)
+    return registered_domain(clean) if clean else None
 
 
 def prepare_posts(rows: list[dict[str, Any]] | pa.Table, *, detect_lang: bool = True) -> pa.Table:
     table = to_table(rows, RAW_POSTS)
-    urls = _map_list(table.column("urls"), normalise_url)
+    urls, domains = _map_list(table.column("urls"), normalise_url, _url_and_domain)
     table = table.set_column(table.schema.get_field_index("urls"), "urls", urls)
-    table = table.append_column("domains", _map_list(urls, registered_domain))
+    table = table.append_column("domains", domains)
     for name, fn in (("hashtags", normalise_hashtag), ("mentions", normalise_handle)):
-        table = table.set_column(table.schema.get_field_index(name), name, _map_list(table.column(name), fn))
+        table = table.set_column(table.schema.get_field_index(name), name, _map_list(table.column(name), fn)[0])
     if detect_lang:
         table = _fill_languages(table)
     return table

@@ -288,6 +288,7 @@ class CsvRows:
                 raise BadInputFile(f"{self.path}: cannot parse the header ({e}).") from e
             n = len(self.header)
             while True:
+                start = reader.line_num + 1  # a quoted field may span lines: cite the first
                 try:
                     row = next(reader)
                 except StopIteration:
@@ -300,7 +301,7 @@ class CsvRows:
                     continue
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                line = reader.line_num
+                line = start
                 joined = self.delimiter.join(row)
                 if any("\udc80" <= ch <= "\udcff" for ch in joined):
                     yield Bad(line, f"not valid {self.encoding}; pass --encoding if the file uses another",

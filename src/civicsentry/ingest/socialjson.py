@@ -9,12 +9,13 @@ element index for a document, and ``Bad`` for what cannot be parsed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from ..normalise import normalise_url
 from .base import Bad, Batch, Sample, truncate
 from .readers import first_json_value, iter_json_lines, load_json_document, read_head
 
@@ -97,6 +98,20 @@ def string(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def unique_urls(urls: Iterable[Any]) -> list[str] | None:
+    """Raw URL strings, each once by its normalised form (a link and its preview card
+    often differ only in tracking parameters); the service normalises them later."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for url in urls:
+        if isinstance(url, str) and url.strip():
+            key = normalise_url(url) or url
+            if key not in seen:
+                seen.add(key)
+                out.append(url)
+    return out or None
 
 
 def raw_json(value: Any) -> str:

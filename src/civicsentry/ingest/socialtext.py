@@ -8,6 +8,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from ..normalise import normalise_url
+
 _HASH_MARKS = "#＃"
 # A tag starts at a # not glued to a word, a URL path ("/#/route"), an HTML entity
 # ("&#39;") or another #.
@@ -36,9 +38,9 @@ def extract_hashtags(text: str | None) -> list[str]:
         while j < len(text) and _tag_char(text[j]):
             j += 1
         tag = text[i:j].strip("\u200c\u200d")
-        if tag and not tag.isdigit() and tag not in found:
+        if tag and not tag.isdigit():
             found.append(tag)
-    return found
+    return dedupe_folded(found)
 
 
 _MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9_](?:[A-Za-z0-9_.]{0,62}[A-Za-z0-9_])?)")
@@ -49,7 +51,7 @@ def extract_mentions(text: str | None) -> list[str]:
     the ``@``; e-mail addresses are not mentions."""
     if not text:
         return []
-    return dedupe(m.group(1) for m in _MENTION.finditer(text))
+    return dedupe_folded(m.group(1) for m in _MENTION.finditer(text))
 
 
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'`]+", re.IGNORECASE)
@@ -79,6 +81,34 @@ def dedupe(values: Iterable[str | None]) -> list[str]:
     for v in values:
         if v and v.strip() and v not in out:
             out.append(v)
+    return out
+
+
+def dedupe_folded(values: Iterable[str | None]) -> list[str]:
+    """Hashtags or handles each once, ignoring case, width and a leading ``#``/``@``
+    (``#Vote`` and ``vote`` are one tag); the first spelling is kept."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for v in values:
+        key = unicodedata.normalize("NFKC", v or "").strip().lstrip("#＃@").casefold()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(v)  # type: ignore[arg-type]
+    return out
+
+
+def dedupe_urls(urls: Iterable[str | None]) -> list[str]:
+    """URLs each once, comparing their normalised forms (``?utm_source=`` variants of one
+    link are one URL); the first raw spelling is kept, the service normalises it."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for u in urls:
+        if not u or not u.strip():
+            continue
+        key = normalise_url(u) or u
+        if key not in seen:
+            seen.add(key)
+            out.append(u)
     return out
 
 

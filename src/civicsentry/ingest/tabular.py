@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -221,7 +222,7 @@ def arrow_posts(t: pa.Table, offset: int, options: Options) -> pa.Table:
         src = m.get(name, name)
         return t.column(src) if src in t.column_names else None
 
-    out: dict[str, Any] = {"position": pa.array(range(offset + 1, offset + n + 1), pa.int64())}
+    out: dict[str, Any] = {"position": pa.array(np.arange(offset + 1, offset + n + 1, dtype=np.int64))}
     for name in TEXT_FIELDS:
         c = col(name)
         out[name] = c.cast(pa.string()) if c is not None else pa.nulls(n, pa.string())
@@ -242,8 +243,9 @@ def arrow_posts(t: pa.Table, offset: int, options: Options) -> pa.Table:
             out[name] = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(c.cast(pa.string())))
     out["created_at"], problems = _arrow_times(col("created_at"), n)
     out["problem"] = problems
-    out["raw"] = pc.if_else(pc.is_null(problems), pa.scalar(None, pa.string()),
-                            col("created_at").cast(pa.string()))  # type: ignore[union-attr]
+    if problems.null_count < n:  # show the offending value; formatting every time is costly
+        out["raw"] = pc.if_else(pc.is_null(problems), pa.scalar(None, pa.string()),
+                                col("created_at").cast(pa.string()))  # type: ignore[union-attr]
     arrays = [out[f.name] if f.name in out else pa.nulls(n, f.type) for f in RAW_POSTS]
     return pa.Table.from_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays],
                                 schema=RAW_POSTS)
@@ -298,7 +300,9 @@ A table with `account_id` and profile columns (`handle`, `display_name`, `follow
 `following`, `posts_count`, `verified`, `description`, `location`, `created_at`) and no
 `post_id`, e.g. the simulator's `accounts.parquet`. **Detected** by `account_id` plus at
 least one of handle/display_name/followers/following/description/verified, without
-`post_id`. Rows fill `accounts`; they are counted as read and stored, not as posts.
+`post_id`. Rows fill `accounts` and are reported in the `accounts` count; they are not
+posts, so they do not appear in rows read/stored (bad rows are still quarantined and
+counted).
 """
 
 ADAPTER = Adapter(

@@ -20,19 +20,23 @@ from ..errors import BadInputFile
 from ..normalise import parse_time
 from .base import Adapter, Bad, Batch, Options, Sample, truncate
 from .readers import load_json_document
-from .socialtext import dedupe
+from .socialtext import dedupe_folded, dedupe_urls
 
 PLATFORM = "telegram"
+# fmt: off
 CHAT_TYPES = (
     "personal_chat", "bot_chat", "private_group", "private_supergroup", "public_supergroup",
     "private_channel", "public_channel", "saved_messages", "replies",
 )
+# fmt: on
 CHANNELS = ("private_channel", "public_channel")
 _SINGLE = re.compile(r'"type"\s*:\s*"(?:' + "|".join(CHAT_TYPES) + r')"')
 _MESSAGES = re.compile(r'"messages"\s*:\s*\[')
 _ACCOUNT = re.compile(r'^\{\s*"about"\s*:')
-_ACCOUNT_KEYS = re.compile(r'"(?:personal_information|profile_pictures|frequent_contacts|left_chats)"\s*:'
-                           r'|"chats"\s*:\s*\{\s*"about"')
+_ACCOUNT_KEYS = re.compile(
+    r'"(?:personal_information|profile_pictures|frequent_contacts|left_chats)"\s*:'
+    r'|"chats"\s*:\s*\{\s*"about"'
+)
 _PEER = re.compile(r"(user|channel|chat)(\d+)")
 
 
@@ -64,20 +68,25 @@ def _peer(value: Any) -> str | None:
 def _parts(msg: dict[str, Any]) -> list[Any]:
     """The text as a list of parts: plain strings and entity objects."""
     entities = msg.get("text_entities")
-    if isinstance(entities, list):
+    if isinstance(entities, list) and entities:
         return entities
     text = msg.get("text")
     return text if isinstance(text, list) else [text] if isinstance(text, str) else []
 
 
 def _text(parts: list[Any]) -> str | None:
-    text = "".join(p if isinstance(p, str) else str(p.get("text") or "") for p in parts
-                   if isinstance(p, str | dict))
+    text = "".join(
+        p if isinstance(p, str) else str(p.get("text") or "")
+        for p in parts
+        if isinstance(p, str | dict)
+    )
     return text if text.strip() else None
 
 
 def _entities(parts: list[Any], kind: str) -> list[str]:
-    return [str(p.get("text") or "") for p in parts if isinstance(p, dict) and p.get("type") == kind]
+    return [
+        str(p.get("text") or "") for p in parts if isinstance(p, dict) and p.get("type") == kind
+    ]
 
 
 def _urls(parts: list[Any]) -> list[str]:
@@ -85,15 +94,17 @@ def _urls(parts: list[Any]) -> list[str]:
     for p in parts:
         if not isinstance(p, dict):
             continue
-        url = p.get("href") if p.get("type") == "text_link" else p.get("text") if p.get("type") == "link" else None
+        kind = p.get("type")
+        url = p.get("href") if kind == "text_link" else p.get("text") if kind == "link" else None
         if isinstance(url, str) and url.strip():
             # Telegram links bare domains ("example.org/x"); give them a scheme to keep them.
             urls.append(url if "://" in url or url.lower().startswith("tg:") else "http://" + url)
-    return dedupe(urls)
+    return dedupe_urls(urls)
 
 
+# Intrinsic properties of forwarded media (not the export's file paths).
 _MEDIA_KEYS = ("media_type", "mime_type", "duration_seconds", "width", "height", "file_name",
-               "file_size", "photo_file_size", "sticker_emoji", "performer", "title")
+               "file_size", "photo_file_size", "sticker_emoji", "performer", "title")  # fmt: skip
 
 
 def _forward_parent(msg: dict[str, Any], text: str | None) -> str:
@@ -133,7 +144,9 @@ def _created(msg: dict[str, Any]) -> tuple[Any, str | None]:
         raw = msg.get("date")
     created = parse_time(raw)
     if created is None:
-        return None, f"date {str(raw)[:40]!r} is not a date/time" if raw not in (None, "") else "message has no date"
+        if raw in (None, ""):
+            return None, "message has no date"
+        return None, f"date {str(raw)[:40]!r} is not a date/time"
     return created, None
 
 
@@ -150,7 +163,7 @@ def _chats(doc: Any, path: Path) -> tuple[list[Any], dict[str, Any] | None]:
         info = doc.get("personal_information")
         return chats, info if isinstance(info, dict) else None
     raise BadInputFile(
-        f"{path}: not a Telegram Desktop JSON export (no \"messages\" and no \"chats\" list); "
+        f'{path}: not a Telegram Desktop JSON export (no "messages" and no "chats" list); '
         "export with Format: 'Machine-readable JSON'."
     )
 
@@ -159,41 +172,64 @@ def _owner_account(info: dict[str, Any]) -> dict[str, Any] | None:
     if info.get("user_id") in (None, ""):
         return None
     name = " ".join(str(info.get(k) or "") for k in ("first_name", "last_name")).strip()
-    return {"platform": PLATFORM, "account_id": f"user{info['user_id']}",
-            "handle": str(info.get("username") or "").lstrip("@") or None,
-            "display_name": name or None, "description": info.get("bio") or None}
+    return {
+        "platform": PLATFORM,
+        "account_id": f"user{info['user_id']}",
+        "handle": str(info.get("username") or "").lstrip("@") or None,
+        "display_name": name or None,
+        "description": info.get("bio") or None,
+    }
 
 
-def _convert(msg: dict[str, Any], position: int, chat: dict[str, Any], chat_id: str,
-             accounts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _convert(
+    msg: dict[str, Any],
+    position: int,
+    chat: dict[str, Any],
+    chat_id: str,
+    accounts: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
     parts = _parts(msg)
     text = _text(parts)
     account = _peer(msg.get("from_id"))
     if account is None and chat.get("type") in CHANNELS:
         account = f"channel{chat_id}"  # channel posts without a sender: the channel itself
     post: dict[str, Any] = {
-        "position": position, "platform": PLATFORM, "post_id": f"{chat_id}/{msg['id']}",
-        "account_id": account, "kind": "post", "text": text, "urls": _urls(parts),
-        "hashtags": dedupe(_entities(parts, "hashtag")), "mentions": dedupe(_entities(parts, "mention")),
+        "position": position,
+        "platform": PLATFORM,
+        "post_id": f"{chat_id}/{msg['id']}",
+        "account_id": account,
+        "kind": "post",
+        "text": text,
+        "urls": _urls(parts),
+        "hashtags": dedupe_folded(_entities(parts, "hashtag")),
+        "mentions": dedupe_folded(_entities(parts, "mention")),
     }
     post["created_at"], problem = _created(msg)
     if "forwarded_from" in msg or "forwarded_from_id" in msg:
         post["kind"], post["parent_post_id"] = "repost", _forward_parent(msg, text)
         source = _peer(msg.get("forwarded_from_id"))
         if source:
-            accounts.setdefault(source, {"platform": PLATFORM, "account_id": source,
-                                         "display_name": msg.get("forwarded_from") or None})
+            _remember(accounts, source, msg.get("forwarded_from"))
     elif (parent := _reply_parent(msg, chat_id)) is not None:
         post["kind"], post["parent_post_id"] = "reply", parent
     if account is None:
         problem = problem or "message has no from_id (sender unknown)"
     else:
-        name = msg.get("from") if "from_id" in msg else chat.get("name")
-        accounts[account] = {"platform": PLATFORM, "account_id": account,
-                             "display_name": name if isinstance(name, str) and name else None}
+        _remember(accounts, account, msg.get("from") if "from_id" in msg else chat.get("name"))
     if problem:
-        post["problem"], post["raw"] = problem, truncate(orjson.dumps(msg))
+        post["problem"], post["raw"] = problem, _raw(msg)
     return post
+
+
+def _raw(value: Any) -> str:
+    return truncate(orjson.dumps(value, default=str)[:8000])
+
+
+def _remember(accounts: dict[str, dict[str, Any]], account: str, name: Any) -> None:
+    # Keep what is already known (the exporting user's handle and bio) and add the name.
+    known = accounts.setdefault(account, {"platform": PLATFORM, "account_id": account})
+    if isinstance(name, str) and name:
+        known["display_name"] = name
 
 
 def read(path: Path, options: Options) -> Iterator[Batch]:
@@ -209,22 +245,27 @@ def read(path: Path, options: Options) -> Iterator[Batch]:
         messages = chat.get("messages") if isinstance(chat, dict) else None
         if not isinstance(messages, list):
             position += 1
-            bad.append(Bad(position, "chat without a messages list", truncate(orjson.dumps(chat)[:2000])))
+            bad.append(Bad(position, "chat without a messages list", _raw(chat)))
             continue
         chat_id = chat.get("id")
         for msg in messages:
             position += 1  # element index over all messages of the file, services included
             if not isinstance(msg, dict):
-                bad.append(Bad(position, "message is not a JSON object", truncate(orjson.dumps(msg))))
+                bad.append(Bad(position, "message is not a JSON object", _raw(msg)))
             elif msg.get("type") == "service":
                 continue  # joins, pins, title changes: not posts, not rows (see the docs)
-            elif isinstance(chat_id, bool) or not isinstance(chat_id, int | str) or not str(chat_id):
-                bad.append(Bad(position, "chat has no id", truncate(orjson.dumps(msg))))
+            elif isinstance(chat_id, bool) or not isinstance(chat_id, int | str) or chat_id == "":
+                bad.append(Bad(position, "chat has no id", _raw(msg)))
             elif isinstance(msg.get("id"), bool) or not isinstance(msg.get("id"), int):
-                bad.append(Bad(position, "message has no numeric id", truncate(orjson.dumps(msg))))
+                bad.append(Bad(position, "message has no numeric id", _raw(msg)))
             elif msg.get("type") == "unsupported":
-                bad.append(Bad(position, "unsupported message: Telegram Desktop exported no date or "
-                                         "content for it", truncate(orjson.dumps(msg))))
+                bad.append(
+                    Bad(
+                        position,
+                        "unsupported message: Telegram Desktop exported no date or content for it",
+                        _raw(msg),
+                    )
+                )
             else:
                 posts.append(_convert(msg, position, chat, str(chat_id), accounts))
             if len(posts) + len(bad) >= options.batch_size:
@@ -268,7 +309,7 @@ account export whose contact list pushes those further needs `--format telegram`
 | hashtags / mentions | `hashtag` / `mention` entities | `mention_name` (a user without a username) is not a mention |
 | accounts | `from` → display_name of `from_id`; forwarded sources (`forwarded_from_id` + `forwarded_from`); `personal_information` → the exporting user (handle, name, bio) | |
 
-**Forwards.** The export names the source (`forwarded_from`, and since 2023 its
+**Forwards.** The export names the source (`forwarded_from`, and in newer versions its
 `forwarded_from_id`) but not the original message. A forward is stored as a `repost`
 whose parent is the pseudo id `fwd/<forwarded_from_id>/<digest>` (or
 `fwd/name:<forwarded_from>/…` when only the name is given; `fwd/hidden/…` when the
@@ -285,9 +326,13 @@ posts: they are skipped and not counted as rows read. `"type": "unsupported"` me
 the message among all messages of the file, in document order (service messages
 included), so it points into the file. Edits (`edited`) are ignored: `created_at` is
 the original send time.
-"""
+"""  # noqa: E501
 
 ADAPTER = Adapter(
-    name="telegram", title="Telegram Desktop JSON export (result.json)", sniff=_sniff, read=read,
-    doc=_DOC, aliases=("telegram-desktop", "telegram-json", "tdesktop"),
+    name="telegram",
+    title="Telegram Desktop JSON export (result.json)",
+    sniff=_sniff,
+    read=read,
+    doc=_DOC,
+    aliases=("telegram-desktop", "telegram-json", "tdesktop"),
 )

@@ -79,7 +79,9 @@ def account(row: dict[str, str], platform: str) -> dict[str, Any] | None:
         return None if v is None or v.strip() == uid else v  # anonymised: the hash again
 
     return {
-        "platform": platform, "account_id": uid, "handle": named("user_screen_name"),
+        "platform": platform,
+        "account_id": uid,
+        "handle": named("user_screen_name"),
         "display_name": named("user_display_name"),
         "created_at": parse_time(row.get("account_creation_date")),
         "followers": count(row.get("follower_count")),
@@ -93,8 +95,11 @@ def post(row: dict[str, str], position: int, platform: str) -> dict[str, Any]:
     retweet = (row.get("is_retweet") or "").strip().lower() in _TRUE
     parent: str | None = None
     kind = "post"
-    for k, column in (("repost", "retweet_tweetid"), ("quote", "quoted_tweet_tweetid"),
-                      ("reply", "in_reply_to_tweetid")):
+    for k, column in (
+        ("repost", "retweet_tweetid"),
+        ("quote", "quoted_tweet_tweetid"),
+        ("reply", "in_reply_to_tweetid"),
+    ):
         if k == "repost" and not retweet:
             continue
         parent = _id(row.get(column))
@@ -106,10 +111,17 @@ def post(row: dict[str, str], position: int, platform: str) -> dict[str, Any]:
     screen = _text(row.get("user_screen_name"))
     uid = _id(row.get("userid"))
     out: dict[str, Any] = {
-        "position": position, "platform": platform, "post_id": _id(row.get("tweetid")),
-        "account_id": uid, "created_at": created, "kind": kind, "parent_post_id": parent,
-        "text": _text(row.get("tweet_text")), "lang": lang(row.get("tweet_language")),
-        "urls": io_list(row.get("urls"), urls=True), "hashtags": io_list(row.get("hashtags")),
+        "position": position,
+        "platform": platform,
+        "post_id": _id(row.get("tweetid")),
+        "account_id": uid,
+        "created_at": created,
+        "kind": kind,
+        "parent_post_id": parent,
+        "text": _text(row.get("tweet_text")),
+        "lang": lang(row.get("tweet_language")),
+        "urls": io_list(row.get("urls"), urls=True),
+        "hashtags": io_list(row.get("hashtags")),
         "mentions": io_list(row.get("user_mentions")),
         "handle": screen if screen and screen.strip() != uid else None,
     }
@@ -196,6 +208,10 @@ engagement counts, `tweet_client_name`, `poll_choices`, `account_language` and
 """
 
 ADAPTER = Adapter(
-    name="twitter-io", title="X/Twitter information-operations archive CSV", sniff=sniff,
-    read=read, doc=_DOC, aliases=("twitter-ioa", "io-archive", "x-io"),
+    name="twitter-io",
+    title="X/Twitter information-operations archive CSV",
+    sniff=sniff,
+    read=read,
+    doc=_DOC,
+    aliases=("twitter-ioa", "io-archive", "x-io"),
 )

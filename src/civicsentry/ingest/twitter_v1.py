@@ -29,14 +29,27 @@ from .twitter_common import (
 )
 
 # Streaming API messages that are not tweets (each is a line of the stream).
-_NOTICES = ("delete", "limit", "scrub_geo", "status_withheld", "user_withheld", "disconnect",
-            "warning", "event", "friends", "direct_message")
+_NOTICES = (
+    "delete",
+    "limit",
+    "scrub_geo",
+    "status_withheld",
+    "user_withheld",
+    "disconnect",
+    "warning",
+    "event",
+    "friends",
+    "direct_message",
+)
 _MAX_DEPTH = 2  # a retweet of a quote embeds two levels
 
 
 def _is_tweet(d: dict[str, Any]) -> bool:
-    return ("id_str" in d or isinstance(d.get("id"), int)) and isinstance(d.get("user"), dict) and (
-        "full_text" in d or "text" in d)
+    return (
+        ("id_str" in d or isinstance(d.get("id"), int))
+        and isinstance(d.get("user"), dict)
+        and ("full_text" in d or "text" in d)
+    )
 
 
 def sniff(s: Sample) -> bool:
@@ -48,9 +61,15 @@ def sniff(s: Sample) -> bool:
         return _is_tweet(obj)
     head = s.head
     # A first line longer than the head: look for the v1.1 tweet's own keys.
-    return (head.lstrip().startswith(b"{") and b'"id_str"' in head and b'"user"' in head
-            and b'"screen_name"' in head and b'"created_at"' in head
-            and (b'"full_text"' in head or b'"text"' in head) and b'"author_id"' not in head)
+    return (
+        head.lstrip().startswith(b"{")
+        and b'"id_str"' in head
+        and b'"user"' in head
+        and b'"screen_name"' in head
+        and b'"created_at"' in head
+        and (b'"full_text"' in head or b'"text"' in head)
+        and b'"author_id"' not in head
+    )
 
 
 def account(user: dict[str, Any], platform: str) -> dict[str, Any] | None:
@@ -59,13 +78,17 @@ def account(user: dict[str, Any], platform: str) -> dict[str, Any] | None:
         return None
     verified = user.get("verified")
     return {
-        "platform": platform, "account_id": uid, "handle": text(user.get("screen_name")),
-        "display_name": text(user.get("name")), "created_at": parse_time(user.get("created_at")),
+        "platform": platform,
+        "account_id": uid,
+        "handle": text(user.get("screen_name")),
+        "display_name": text(user.get("name")),
+        "created_at": parse_time(user.get("created_at")),
         "followers": count(user.get("followers_count")),
         "following": count(user.get("friends_count")),
         "posts_count": count(user.get("statuses_count")),
         "verified": verified if isinstance(verified, bool) else None,
-        "description": text(user.get("description")), "location": text(user.get("location")),
+        "description": text(user.get("description")),
+        "location": text(user.get("location")),
     }
 
 
@@ -74,7 +97,8 @@ def _kind(t: dict[str, Any]) -> tuple[str, str | None]:
     if retweeted:
         return "repost", ident(retweeted.get("id_str")) or ident(retweeted.get("id"))
     quoted = ident(t.get("quoted_status_id_str")) or ident(
-        as_dict(t.get("quoted_status")).get("id_str"))
+        as_dict(t.get("quoted_status")).get("id_str")
+    )
     if quoted:
         return "quote", quoted
     replied = ident(t.get("in_reply_to_status_id_str")) or ident(t.get("in_reply_to_status_id"))
@@ -90,22 +114,32 @@ def post(t: dict[str, Any], position: int, platform: str) -> dict[str, Any]:
     extended = as_dict(t.get("extended_tweet"))
     entities = as_dict(extended.get("entities")) or as_dict(t.get("entities"))
     body = t.get("full_text") or extended.get("full_text") or t.get("text")
-    urls = [as_dict(u.get("unwound")).get("url") or u.get("expanded_url") or u.get("url")
-            for u in as_items(entities.get("urls"))]
+    urls = [
+        as_dict(u.get("unwound")).get("url") or u.get("expanded_url") or u.get("url")
+        for u in as_items(entities.get("urls"))
+    ]
     kind, parent = _kind(t)
     raw_time = t.get("created_at")
     created = parse_time(raw_time)
     out: dict[str, Any] = {
-        "position": position, "platform": platform,
+        "position": position,
+        "platform": platform,
         "post_id": ident(t.get("id_str")) or ident(t.get("id")),
         "account_id": ident(user.get("id_str")) or ident(user.get("id")),
-        "created_at": created, "kind": kind, "parent_post_id": parent,
-        "text": body if isinstance(body, str) else None, "lang": lang(t.get("lang")),
+        "created_at": created,
+        "kind": kind,
+        "parent_post_id": parent,
+        "text": body if isinstance(body, str) else None,
+        "lang": lang(t.get("lang")),
         "urls": [u for u in urls if isinstance(u, str)],
-        "hashtags": [h["text"] for h in as_items(entities.get("hashtags"))
-                     if isinstance(h.get("text"), str)],
-        "mentions": [m["screen_name"] for m in as_items(entities.get("user_mentions"))
-                     if isinstance(m.get("screen_name"), str)],
+        "hashtags": [
+            h["text"] for h in as_items(entities.get("hashtags")) if isinstance(h.get("text"), str)
+        ],
+        "mentions": [
+            m["screen_name"]
+            for m in as_items(entities.get("user_mentions"))
+            if isinstance(m.get("screen_name"), str)
+        ],
         "handle": text(user.get("screen_name")),
     }
     if out["post_id"] is None:
@@ -117,8 +151,9 @@ def post(t: dict[str, Any], position: int, platform: str) -> dict[str, Any]:
     return out
 
 
-def _tweet(t: dict[str, Any], lineno: int, platform: str, out: Collector, seen: set[str],
-           depth: int = 0) -> None:
+def _tweet(
+    t: dict[str, Any], lineno: int, platform: str, out: Collector, seen: set[str], depth: int = 0
+) -> None:
     p = post(t, lineno, platform)
     if p["post_id"] is not None and p["post_id"] in seen:
         return  # a retweet of a quote carries the quoted tweet twice
@@ -142,13 +177,16 @@ def read(path: Path, options: Options) -> Iterator[Batch]:
             lineno, value = item
             if not isinstance(value, dict):
                 out.bad.append(Bad(lineno, "not a JSON object", raw_json(value)))
-            elif "user" not in value and (notice := next((k for k in _NOTICES if k in value),
-                                                         None)):
-                out.bad.append(Bad(lineno, f"streaming API '{notice}' message, not a tweet",
-                                   raw_json(value)))
+            elif "user" not in value and (
+                notice := next((k for k in _NOTICES if k in value), None)
+            ):
+                out.bad.append(
+                    Bad(lineno, f"streaming API '{notice}' message, not a tweet", raw_json(value))
+                )
             elif "user" not in value and "id_str" not in value:
-                out.bad.append(Bad(lineno, "not a v1.1 tweet (no id_str and no user)",
-                                   raw_json(value)))
+                out.bad.append(
+                    Bad(lineno, "not a v1.1 tweet (no id_str and no user)", raw_json(value))
+                )
             else:
                 _tweet(value, lineno, platform, out, set())
         if out.full():
@@ -195,6 +233,10 @@ so every line is accounted for.
 """
 
 ADAPTER = Adapter(
-    name="twitter-v1", title="X/Twitter API v1.1 JSON", sniff=sniff, read=read, doc=_DOC,
+    name="twitter-v1",
+    title="X/Twitter API v1.1 JSON",
+    sniff=sniff,
+    read=read,
+    doc=_DOC,
     aliases=("twarc", "twarc1", "twitter1", "x-v1"),
 )

@@ -33,14 +33,24 @@ from .twitter_common import (
 _KINDS = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
 _PAGE_KEYS = ("data", "includes", "meta", "errors")
 # Fields only v2 tweets carry; used when the first line is longer than the sniffed head.
-_V2_MARKERS = (b'"conversation_id"', b'"edit_history_tweet_ids"', b'"public_metrics"',
-               b'"referenced_tweets"', b'"__twarc"')
+_V2_MARKERS = (
+    b'"conversation_id"',
+    b'"edit_history_tweet_ids"',
+    b'"public_metrics"',
+    b'"referenced_tweets"',
+    b'"__twarc"',
+)
 
 
 # -- detection -------------------------------------------------------------------------
 def _is_tweet(d: dict[str, Any]) -> bool:
-    return (isinstance(d.get("id"), str) and "text" in d and "id_str" not in d
-            and "user" not in d and ("author_id" in d or "author" in d))
+    return (
+        isinstance(d.get("id"), str)
+        and "text" in d
+        and "id_str" not in d
+        and "user" not in d
+        and ("author_id" in d or "author" in d)
+    )
 
 
 def _is_user(d: dict[str, Any]) -> bool:
@@ -70,8 +80,13 @@ def sniff(s: Sample) -> bool:
     if stamped:
         return True  # only empty / error pages, but written by twarc2
     head = s.head
-    return (head.lstrip().startswith(b"{") and b'"author_id"' in head and b'"text"' in head
-            and b'"id_str"' not in head and any(m in head for m in _V2_MARKERS))
+    return (
+        head.lstrip().startswith(b"{")
+        and b'"author_id"' in head
+        and b'"text"' in head
+        and b'"id_str"' not in head
+        and any(m in head for m in _V2_MARKERS)
+    )
 
 
 # -- mapping ---------------------------------------------------------------------------
@@ -82,13 +97,17 @@ def account(user: dict[str, Any], platform: str) -> dict[str, Any] | None:
     metrics = as_dict(user.get("public_metrics"))
     verified = user.get("verified")
     return {
-        "platform": platform, "account_id": uid, "handle": text(user.get("username")),
-        "display_name": text(user.get("name")), "created_at": parse_time(user.get("created_at")),
+        "platform": platform,
+        "account_id": uid,
+        "handle": text(user.get("username")),
+        "display_name": text(user.get("name")),
+        "created_at": parse_time(user.get("created_at")),
         "followers": count(metrics.get("followers_count")),
         "following": count(metrics.get("following_count")),
         "posts_count": count(metrics.get("tweet_count")),
         "verified": verified if isinstance(verified, bool) else None,
-        "description": text(user.get("description")), "location": text(user.get("location")),
+        "description": text(user.get("description")),
+        "location": text(user.get("location")),
     }
 
 
@@ -103,27 +122,44 @@ def kind_of(refs: Any) -> tuple[str, str | None]:
 
 def post(t: Any, position: int, platform: str, users: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if not isinstance(t, dict):
-        return {"position": position, "platform": platform,
-                "problem": "tweet is not a JSON object", "raw": raw_json(t)}
+        return {
+            "position": position,
+            "platform": platform,
+            "problem": "tweet is not a JSON object",
+            "raw": raw_json(t),
+        }
     author = as_dict(t.get("author"))
     author_id = ident(t.get("author_id")) or ident(author.get("id"))
     if not author and author_id:
         author = users.get(author_id, {})
     entities = as_dict(t.get("entities"))
     # Media links (photo/video pages of the tweet itself) carry a media_key: not shared URLs.
-    urls = [u.get("unwound_url") or u.get("expanded_url") or u.get("url")
-            for u in as_items(entities.get("urls")) if not u.get("media_key")]
+    urls = [
+        u.get("unwound_url") or u.get("expanded_url") or u.get("url")
+        for u in as_items(entities.get("urls"))
+        if not u.get("media_key")
+    ]
     kind, parent = kind_of(t.get("referenced_tweets"))
     created = parse_time(t.get("created_at"))
     out: dict[str, Any] = {
-        "position": position, "platform": platform, "post_id": ident(t.get("id")),
-        "account_id": author_id, "created_at": created, "kind": kind, "parent_post_id": parent,
+        "position": position,
+        "platform": platform,
+        "post_id": ident(t.get("id")),
+        "account_id": author_id,
+        "created_at": created,
+        "kind": kind,
+        "parent_post_id": parent,
         "text": t.get("text") if isinstance(t.get("text"), str) else None,
-        "lang": lang(t.get("lang")), "urls": [u for u in urls if isinstance(u, str)],
-        "hashtags": [h["tag"] for h in as_items(entities.get("hashtags"))
-                     if isinstance(h.get("tag"), str)],
-        "mentions": [m["username"] for m in as_items(entities.get("mentions"))
-                     if isinstance(m.get("username"), str)],
+        "lang": lang(t.get("lang")),
+        "urls": [u for u in urls if isinstance(u, str)],
+        "hashtags": [
+            h["tag"] for h in as_items(entities.get("hashtags")) if isinstance(h.get("tag"), str)
+        ],
+        "mentions": [
+            m["username"]
+            for m in as_items(entities.get("mentions"))
+            if isinstance(m.get("username"), str)
+        ],
         "handle": text(author.get("username")),
     }
     if out["post_id"] is None:
@@ -170,8 +206,11 @@ def _flat(t: dict[str, Any], lineno: int, platform: str, out: Collector) -> None
         out.account(account(t, platform))
         return
     out.post(post(t, lineno, platform, {}))
-    for user in (as_dict(t.get("author")), as_dict(t.get("in_reply_to_user")),
-                 *as_items(as_dict(t.get("entities")).get("mentions"))):
+    for user in (
+        as_dict(t.get("author")),
+        as_dict(t.get("in_reply_to_user")),
+        *as_items(as_dict(t.get("entities")).get("mentions")),
+    ):
         out.account(account(user, platform))
     for ref in as_items(t.get("referenced_tweets")):
         # twarc merges the referenced tweet into the reference; some tools nest it as "tweet".
@@ -196,8 +235,9 @@ def read(path: Path, options: Options) -> Iterator[Batch]:
             elif "id" in value:
                 _flat(value, lineno, platform, out)
             else:
-                out.bad.append(Bad(lineno, "neither a twarc2 response page nor a tweet",
-                                   raw_json(value)))
+                out.bad.append(
+                    Bad(lineno, "neither a twarc2 response page nor a tweet", raw_json(value))
+                )
         if out.full():
             yield out.flush()
     yield out.flush()
@@ -251,6 +291,10 @@ polls, places, `meta` and `__twarc` are not stored.
 """
 
 ADAPTER = Adapter(
-    name="twitter-v2", title="X/Twitter API v2 JSON (twarc2)", sniff=sniff, read=read,
-    doc=_DOC, aliases=("twarc2", "twitter2", "x-v2"),
+    name="twitter-v2",
+    title="X/Twitter API v2 JSON (twarc2)",
+    sniff=sniff,
+    read=read,
+    doc=_DOC,
+    aliases=("twarc2", "twitter2", "x-v2"),
 )

@@ -12,12 +12,16 @@ id, so re-ingesting stores nothing twice. For every file:
 from __future__ import annotations
 
 import glob
+import queue
+import threading
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from typing import TypeVar
 
 import pyarrow as pa
 
@@ -33,6 +37,7 @@ from ..store import Workspace
 
 log = logging.getLogger("civicsentry")
 
+_T = TypeVar("_T")
 FLUSH_ROWS = 250_000  # posts buffered before one write: bounded memory, few index probes
 ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
 
@@ -135,6 +140,7 @@ def _ingest_one(
     source = str(path)
     counts = dict.fromkeys(("rows_read", "rows_stored", "rows_duplicate", "rows_quarantined"), 0)
     reasons: list[str] = []
+    n_actions = 0
     with ws.transaction():
         batch_id = ws.next_id("ingest_log", "ingest_batch")
         params = {"format": adapter.name, "mapping": dict(options.mapping), "platform": options.platform,
@@ -157,6 +163,8 @@ def _ingest_one(
                 stored, valid = _store_posts(con, source, batch_id, posts)
                 counts["rows_stored"] += stored
                 counts["rows_duplicate"] += valid - stored
+                if stored:
+                    n_actions += derive_actions(con, "_new")
                 _stage_accounts(con, posts, accounts)
                 if progress:
                     progress(source, counts["rows_read"])
@@ -165,21 +173,60 @@ def _ingest_one(
         except InputError as e:
             raise BadInputFile(f"{source}: {e}") from e
         n_accounts = _merge_accounts(con, batch_id)
-        n_actions = derive_actions(con, batch_id)
         con.execute(
             "UPDATE ingest_log SET finished_at = now(), rows_read = ?, rows_stored = ?, rows_duplicate = ?,"
             " rows_quarantined = ?, accounts = ?, actions = ? WHERE ingest_batch = ?",
             [*counts.values(), n_accounts, n_actions, batch_id],
         )
-        con.execute("DROP TABLE IF EXISTS _accounts_stage")
+        con.execute("DROP TABLE IF EXISTS _accounts_stage; DROP TABLE IF EXISTS _new")
         if counts["rows_quarantined"]:
             reasons = _reasons(con, batch_id, 5)
     return FileResult(source, adapter.name, batch_id, **counts, accounts=n_accounts, actions=n_actions,
                       quarantine_sample=tuple(reasons))
 
 
+def _prefetch(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """Run ``items`` in a thread, ``depth`` ahead: parsing and normalising (Python) then
+    overlap with DuckDB's writes, which release the GIL. Errors surface in the caller."""
+    q: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            q.put(("error", e))
+
+    thread = threading.Thread(target=work, name="civicsentry-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def _buffered(batches: Iterator[Batch]) -> Iterator[tuple[pa.Table, list[pa.Table], list[Bad]]]:
     """Group adapter batches into writes of about FLUSH_ROWS posts."""
+    return _prefetch(_grouped(batches))
+
+
+def _grouped(batches: Iterator[Batch]) -> Iterator[tuple[pa.Table, list[pa.Table], list[Bad]]]:
     posts: list[pa.Table] = []
     accounts: list[pa.Table] = []
     bad: list[Bad] = []
@@ -255,9 +302,12 @@ def _store_posts(con, source: str, batch_id: int, posts: pa.Table) -> tuple[int,
     if not posts.num_rows:
         return 0, 0
     con.register("_chunk", posts)
+    # Dropping repeats inside the chunk sorts it; skip that when there are none (the usual case).
+    repeats = con.execute("SELECT count(*) - count(DISTINCT post_id) FROM _chunk").fetchall()[0][0]
+    dedup = "DISTINCT ON (post_id)" if repeats else ""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _valid AS
-        SELECT DISTINCT ON (post_id) * FROM (
+        SELECT {dedup} * FROM (
             SELECT {_qualify('post_id')} AS post_id, platform, {_qualify('account_id')} AS account_id,
                    created_at, coalesce(kind, 'post') AS kind, {_qualify('parent_post_id')} AS parent_post_id,
                    text, lang, {_clean_list('urls')} AS urls, {_clean_list('list_distinct(domains)')} AS domains,
@@ -265,16 +315,16 @@ def _store_posts(con, source: str, batch_id: int, posts: pa.Table) -> tuple[int,
                    {_clean_list('media_hashes')} AS media_hashes,
                    ? || ':' || position AS source, position
             FROM _chunk WHERE ({_REASON}) IS NULL)
-        ORDER BY post_id, position""", [source]).fetchall()
+        {"ORDER BY post_id, position" if repeats else ""}""", [source]).fetchall()
     valid = int(con.execute(f"SELECT count(*) FROM _chunk WHERE ({_REASON}) IS NULL").fetchall()[0][0])
     con.unregister("_chunk")
-    inserted = con.execute(f"""
-        INSERT INTO posts
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _new AS
         SELECT post_id, platform, account_id, created_at, kind, parent_post_id, text, lang, urls, domains,
-               hashtags, mentions, media_hashes, source, {int(batch_id)}
+               hashtags, mentions, media_hashes, source, {int(batch_id)} AS ingest_batch
         FROM _valid v
-        WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)
-        ORDER BY position""").fetchall()
+        WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)""").fetchall()
+    inserted = con.execute("INSERT INTO posts SELECT * FROM _new").fetchall()
     con.execute("DROP TABLE _valid")
     return int(inserted[0][0]), valid
 

@@ -18,7 +18,18 @@ from civicsentry.errors import InvalidParams
 
 from . import _vocab as V
 from ._content import ContentModel, organic_content
-from ._core import ALWAYS, CAMPAIGN_URL_BASE, NORMAL, POST, QUOTE, REPLY, REPOST, WORKDAY, Skeleton, intensity
+from ._core import (
+    ALWAYS,
+    CAMPAIGN_URL_BASE,
+    NORMAL,
+    POST,
+    QUOTE,
+    REPLY,
+    REPOST,
+    WORKDAY,
+    Skeleton,
+    intensity,
+)
 
 #: The offset campaigns pretend to live in (the organic population's main one).
 LOCAL_OFFSET = -5
@@ -77,8 +88,8 @@ KINDS: dict[str, Kind] = {
     ),
     "large_network": Kind(
         "hundreds of accounts, each object pushed by a different random subset",
-        (200, 400), 20, 1, (60, 150), (0.08, 0.25), (0.75, 0, 0.25, 0), (0.9, 0.05, 0.05),
-        ("exp", 120, 900), NORMAL, 0.3, 0.7, ((15, 200), 3), 20, 0.6, 0.4,
+        (200, 400), 20, 1, (60, 150), (0.12, 0.3), (0.75, 0, 0.25, 0), (0.9, 0.05, 0.05),
+        ("exp", 90, 600), NORMAL, 0.3, 0.7, ((15, 200), 3), 20, 0.6, 0.4,
     ),
     "foreign_schedule": Kind(
         "a cluster working office hours (Mon-Fri 09-18) of a foreign UTC offset",
@@ -90,7 +101,9 @@ _MEAN_MIX = sum(k.count * sum(k.size) / 2 for k in KINDS.values())
 CAMPAIGN_SHARE = 0.02  # of all accounts, in the default mix
 
 
-def parse_specs(campaigns: str | list[CampaignSpec] | tuple[CampaignSpec, ...] | None) -> list[CampaignSpec] | None:
+def parse_specs(
+    campaigns: str | list[CampaignSpec] | tuple[CampaignSpec, ...] | None,
+) -> list[CampaignSpec] | None:
     """``"fast_bots:3,small_cell"`` -> specs; None -> None (the default mix); "none" -> []."""
     if campaigns is None:
         return None
@@ -102,7 +115,9 @@ def parse_specs(campaigns: str | list[CampaignSpec] | tuple[CampaignSpec, ...] |
         for part in text.split(","):
             m = re.fullmatch(r"\s*([a-z_]+)\s*(?::\s*(\d+))?\s*", part)
             if not m:
-                raise InvalidParams(f"Bad campaign spec {part!r}: use KIND or KIND:COUNT, e.g. 'fast_bots:3'.")
+                raise InvalidParams(
+                    f"Bad campaign spec {part!r}: use KIND or KIND:COUNT, e.g. 'fast_bots:3'."
+                )
             specs += [CampaignSpec(m.group(1))] * int(m.group(2) or 1)
     else:
         specs = list(campaigns)
@@ -115,18 +130,30 @@ def parse_specs(campaigns: str | list[CampaignSpec] | tuple[CampaignSpec, ...] |
     return specs
 
 
-def resolve(rng: np.random.Generator, specs: list[CampaignSpec] | None, n_accounts: int, days: int) -> list[CampaignSpec]:
+def resolve(
+    rng: np.random.Generator, specs: list[CampaignSpec] | None, n_accounts: int, days: int
+) -> list[CampaignSpec]:
     """Fill in sizes, target counts and offsets, scaled so campaigns are ~2% of accounts."""
     f = CAMPAIGN_SHARE * n_accounts / _MEAN_MIX
     if specs is None:
         reps = max(f, 1.0) if f >= 1 else np.sqrt(f)
-        specs = [CampaignSpec(name) for name, k in KINDS.items() for _ in range(max(1, round(k.count * reps)))]
+        specs = [
+            CampaignSpec(name)
+            for name, k in KINDS.items()
+            for _ in range(max(1, round(k.count * reps)))
+        ]
     out = []
     for s in specs:
         k = KINDS[s.kind]
-        size = s.accounts or max(k.min_size, round(rng.integers(k.size[0], k.size[1] + 1) * min(f, 1.0)))
+        size = s.accounts or max(
+            k.min_size, round(rng.integers(k.size[0], k.size[1] + 1) * min(f, 1.0))
+        )
         targets = s.targets or max(5, round(rng.integers(*k.targets) * days / 7))
-        offset = s.utc_offset if s.utc_offset is not None else (FOREIGN_OFFSET if k.schedule == WORKDAY else LOCAL_OFFSET)
+        offset = (
+            s.utc_offset
+            if s.utc_offset is not None
+            else (FOREIGN_OFFSET if k.schedule == WORKDAY else LOCAL_OFFSET)
+        )
         out.append(replace(s, accounts=int(size), targets=int(targets), utc_offset=int(offset)))
     return out
 
@@ -145,7 +172,7 @@ class Planted:
 
 
 class CampaignPools:
-    """Strings campaigns add to the vocabulary: texts (indexed after the organic openers) and URLs."""
+    """Strings campaigns add to the vocabulary: texts (after the organic openers), URLs."""
 
     def __init__(self) -> None:
         self.texts: list[str] = []
@@ -174,9 +201,10 @@ class CampaignPools:
         ids = []
         for _ in range(n):
             w = rng.choice(len(V.CAMPAIGN_WORDS), 2, replace=False)
-            path = f"{V.SECTIONS[rng.integers(len(V.SECTIONS))]}/{V.CAMPAIGN_WORDS[w[0]]}-{V.CAMPAIGN_WORDS[w[1]]}-{rng.integers(10**5, 10**6)}"
+            section = V.SECTIONS[rng.integers(len(V.SECTIONS))]
+            slug = f"{V.CAMPAIGN_WORDS[w[0]]}-{V.CAMPAIGN_WORDS[w[1]]}-{rng.integers(10**5, 10**6)}"
             ids.append(CAMPAIGN_URL_BASE + len(self.urls))
-            self.urls.append(f"https://{dom}/{path}")
+            self.urls.append(f"https://{dom}/{section}/{slug}")
         return ids
 
 
@@ -204,7 +232,9 @@ def plant(
     h0, h1 = (w0 - start) // 3600, max((w1 - start) // 3600, (w0 - start) // 3600 + 1)
     abs_h = start // 3600 + np.arange(h0, h1)
     w = intensity(k.schedule, abs_h, spec.utc_offset)
-    trig = np.sort((abs_h[rng.choice(len(abs_h), n_obj, p=w / w.sum())] * 3600 + rng.integers(0, 3600, n_obj)))
+    trig = np.sort(
+        abs_h[rng.choice(len(abs_h), n_obj, p=w / w.sum())] * 3600 + rng.integers(0, 3600, n_obj)
+    )
     trig = np.clip(trig, w0, w1 - 1)
     obj_type = rng.choice(4, n_obj, p=np.array(k.objects) / sum(k.objects))
     texts = pools.add_texts(rng, max(2, n_obj // 4 if k.objects[3] else 3), 6)
@@ -218,7 +248,9 @@ def plant(
     n_seed = int(is_post.sum())
     seeds = Skeleton.empty(n_seed)
     by_member = rng.random(n_seed) < k.source_member
-    seeds.account = np.where(by_member, rng.choice(members, n_seed), rng.choice(organic_authors, n_seed))
+    seeds.account = np.where(
+        by_member, rng.choice(members, n_seed), rng.choice(organic_authors, n_seed)
+    )
     seeds.t = trig[is_post] - rng.integers(60, 3600, n_seed)
     seeds.ms = rng.integers(0, 1000, n_seed)
     organic_content(rng, seeds, content, p_url=0.4)
@@ -268,11 +300,15 @@ def plant(
     acts.m = np.where(ot == 3, rng.choice(organic_authors, n), acts.m)
     _blank_segments(acts, acts.s0 >= text_base)
     keep = acts.t < end_t
-    planted = Planted(spec, w0, w1, list(range(n_seed)), urls, tags, [pools.texts[t[0]] for t in texts])
+    planted = Planted(
+        spec, w0, w1, list(range(n_seed)), urls, tags, [pools.texts[t[0]] for t in texts]
+    )
     return seeds, acts.take(keep), planted
 
 
-def _lags(rng: np.random.Generator, lag: tuple[str, float, float], mi: np.ndarray, n: int, size: int) -> np.ndarray:
+def _lags(
+    rng: np.random.Generator, lag: tuple[str, float, float], mi: np.ndarray, n: int, size: int
+) -> np.ndarray:
     how, a, b = lag
     if how == "ranked":  # a scheduler firing the bots in a fixed order, a moment apart
         step = 25.0 / max(size, 1)

@@ -48,10 +48,14 @@ def organic_content(
     sk.lang = lang.astype(np.int8)
     size, base = cm.size[lang], cm.base[lang]
     empty_opener = rng.random(n) < 0.55
-    sk.s0 = base[:, 0] + np.where(empty_opener, 0, 1 + (rng.random(n) * (size[:, 0] - 1)).astype(np.int64))
+    sk.s0 = base[:, 0] + np.where(
+        empty_opener, 0, 1 + (rng.random(n) * (size[:, 0] - 1)).astype(np.int64)
+    )
     for i, name in ((1, "s1"), (2, "s2"), (3, "s3")):  # never empty: no double spaces
         setattr(sk, name, base[:, i] + 1 + (rng.random(n) * (size[:, i] - 1)).astype(np.int64))
-    sk.s4 = base[:, 4] + np.where(rng.random(n) < 0.3, 0, (rng.random(n) * size[:, 4]).astype(np.int64))
+    sk.s4 = base[:, 4] + np.where(
+        rng.random(n) < 0.3, 0, (rng.random(n) * size[:, 4]).astype(np.int64)
+    )
     tag = rng.random(n) < p_tag
     sk.h1 = np.where(tag, zipf_index(rng, n, len(V.HASHTAGS), 1.5), -1)
     sk.h2 = np.where(tag & (rng.random(n) < 0.3), zipf_index(rng, n, len(V.HASHTAGS), 1.3), -1)

@@ -86,7 +86,9 @@ class Sampler:
         lo_i, hi_i = self.bounds[parts], self.bounds[parts + 1]
         lo, hi = self.cum[lo_i], self.cum[hi_i]
         u = lo + rng.random(len(parts)) * (hi - lo)
-        pos = np.clip(np.searchsorted(self.cum, u, side="right") - 1, lo_i, np.maximum(hi_i - 1, lo_i))
+        pos = np.clip(
+            np.searchsorted(self.cum, u, side="right") - 1, lo_i, np.maximum(hi_i - 1, lo_i)
+        )
         return self.order[pos]
 
 

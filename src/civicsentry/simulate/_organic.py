@@ -38,7 +38,11 @@ def hour_posts(plan: Plan, h: int) -> Skeleton:
         sh.parent = s
         author = plan.seeds.account[s]
         home = pop.d.community[author]
-        comm = np.where(rng.random(n) < 0.8, home, rng.choice(pop.n_comm, n, p=pop.comm_size / pop.comm_size.sum()))
+        comm = np.where(
+            rng.random(n) < 0.8,
+            home,
+            rng.choice(pop.n_comm, n, p=pop.comm_size / pop.comm_size.sum()),
+        )
         empty = pop.resharers.total() <= 0
         comm = np.where(empty[comm], home, comm)
         sh.account = pop.resharers.draw(rng, comm)
@@ -60,7 +64,9 @@ def chunk_posts(plan: Plan, h_lo: int, h_hi: int) -> tuple[Skeleton, np.ndarray]
     sk = Skeleton.concat(parts)
     sk = sk.take(np.argsort(sk.t * 1000 + sk.ms, kind="stable"))
     # Seeds keep their planned ids; the others are numbered in time order within the chunk.
-    low = np.where(sk.seed >= 0, sk.seed & (SEED_FLAG - 1), SEED_FLAG | (np.arange(len(sk)) & (SEED_FLAG - 1)))
+    low = np.where(
+        sk.seed >= 0, sk.seed & (SEED_FLAG - 1), SEED_FLAG | (np.arange(len(sk)) & (SEED_FLAG - 1))
+    )
     ids = snowflake(sk.t, sk.ms, low)
     order = np.argsort(ids, kind="stable")
     return sk.take(order), ids[order]

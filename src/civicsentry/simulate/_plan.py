@@ -18,7 +18,18 @@ from civicsentry.errors import InvalidParams
 
 from . import _campaigns as C
 from ._content import ContentModel, organic_content
-from ._core import DIURNAL, NORMAL, QUOTE, REPLY, REPOST, SEED_FLAG, Skeleton, intensity, rng_for, snowflake
+from ._core import (
+    DIURNAL,
+    NORMAL,
+    QUOTE,
+    REPLY,
+    REPOST,
+    SEED_FLAG,
+    Skeleton,
+    intensity,
+    rng_for,
+    snowflake,
+)
 from ._population import ORGANIC_OFFSET_P, ORGANIC_OFFSETS, Population, draft_members, draft_organic
 
 CASCADE_WINDOW = 72 * 3600  # organic reshares of a post come within three days
@@ -69,10 +80,17 @@ class Plan:
             out_c.append(np.full(len(s), c))
             out_a.append(a)
             out_w.append(w)
-        return np.concatenate(out_s), np.concatenate(out_c), np.concatenate(out_a), np.concatenate(out_w)
+        return (
+            np.concatenate(out_s),
+            np.concatenate(out_c),
+            np.concatenate(out_a),
+            np.concatenate(out_w),
+        )
 
 
-def build_plan(posts: int, seed: int, start: int, days: int, specs: list[C.CampaignSpec] | None) -> Plan:
+def build_plan(
+    posts: int, seed: int, start: int, days: int, specs: list[C.CampaignSpec] | None
+) -> Plan:
     rng = rng_for(seed, 1)
     hours = days * 24
     end = start + hours * 3600
@@ -93,13 +111,20 @@ def build_plan(posts: int, seed: int, start: int, days: int, specs: list[C.Campa
         foreign = k.schedule == C.WORKDAY
         drafts.append(
             draft_members(
-                rng, s.accounts or 0, campaign=i, start=start, default_handles=k.default_handles,
-                created_days_ago=(rng.uniform(*k.created[0]), k.created[1]), followers=k.followers,
-                empty_bio=k.empty_bio, community=int(rng.integers(n_comm)),
+                rng,
+                s.accounts or 0,
+                campaign=i,
+                start=start,
+                default_handles=k.default_handles,
+                created_days_ago=(rng.uniform(*k.created[0]), k.created[1]),
+                followers=k.followers,
+                empty_bio=k.empty_bio,
+                community=int(rng.integers(n_comm)),
                 offset=s.utc_offset if foreign else C.LOCAL_OFFSET,
-                profile=C.WORKDAY if foreign else NORMAL, activity=k.activity,
+                profile=C.WORKDAY if foreign else NORMAL,
+                activity=k.activity,
             )
-        )  # fmt: skip
+        )
     pop = Population(rng_for(seed, 2), drafts, n_comm)
     cm = ContentModel(pop, start, posts / days)
     organic = np.arange(n_org)
@@ -113,7 +138,9 @@ def build_plan(posts: int, seed: int, start: int, days: int, specs: list[C.Campa
     for i, s in enumerate(resolved):
         members = np.arange(member_start, member_start + (s.accounts or 0))
         member_start += len(members)
-        sk, acts, pl = C.plant(rng_for(seed, 3, i), i, s, members, stars, pools, cm.text_base, start, hours, cm)
+        sk, acts, pl = C.plant(
+            rng_for(seed, 3, i), i, s, members, stars, pools, cm.text_base, start, hours, cm
+        )
         acts.parent = np.where(acts.parent >= 0, acts.parent + n_seeds, -1)
         pl.seeds = [x + n_seeds for x in pl.seeds]
         n_seeds += len(sk)
@@ -167,15 +194,31 @@ def build_plan(posts: int, seed: int, start: int, days: int, specs: list[C.Campa
     n_reshare = remaining - n_original
     tau_fast = rng.lognormal(np.log(1800.0), 0.8, len(seeds))
     plan = Plan(
-        seed=seed, start=start, hours=hours, pop=pop, content=cm, pools=pools, planted=planted,
-        viral=viral, seeds=seeds, seed_ids=seed_ids, fixed=fixed,
-        orig_counts=np.zeros((hours, pop.n_groups), np.int64), reshare_counts=np.zeros(hours, np.int64),
-        casc_k=np.vstack([0.8 * k, 0.2 * k]), casc_tau=np.vstack([tau_fast, np.full(len(seeds), SLOW_TAU)]),
-        casc_off=home[pop.d.community[seeds.account]], chunks=[], total=posts,
-    )  # fmt: skip
+        seed=seed,
+        start=start,
+        hours=hours,
+        pop=pop,
+        content=cm,
+        pools=pools,
+        planted=planted,
+        viral=viral,
+        seeds=seeds,
+        seed_ids=seed_ids,
+        fixed=fixed,
+        orig_counts=np.zeros((hours, pop.n_groups), np.int64),
+        reshare_counts=np.zeros(hours, np.int64),
+        casc_k=np.vstack([0.8 * k, 0.2 * k]),
+        casc_tau=np.vstack([tau_fast, np.full(len(seeds), SLOW_TAU)]),
+        casc_off=home[pop.d.community[seeds.account]],
+        chunks=[],
+        total=posts,
+    )
     abs_h = start // 3600 + np.arange(hours)
     cell = np.stack(
-        [pop.originals.total()[g] * intensity(pop.group_profile(g), abs_h, pop.group_offset(g)) for g in range(pop.n_groups)],
+        [
+            pop.originals.total()[g] * intensity(pop.group_profile(g), abs_h, pop.group_offset(g))
+            for g in range(pop.n_groups)
+        ],
         axis=1,
     )
     plan.orig_counts = rng.multinomial(n_original, (cell / cell.sum()).ravel()).reshape(cell.shape)
@@ -186,7 +229,13 @@ def build_plan(posts: int, seed: int, start: int, days: int, specs: list[C.Campa
 
 
 def _organic_seeds(
-    rng: np.random.Generator, pop: Population, cm: ContentModel, n_org: int, n: int, start: int, hours: int
+    rng: np.random.Generator,
+    pop: Population,
+    cm: ContentModel,
+    n_org: int,
+    n: int,
+    start: int,
+    hours: int,
 ) -> Skeleton:
     """Original posts that will spread, by the accounts people follow, at their active hours."""
     w = pop.d.activity[:n_org] * np.sqrt(pop.d.followers[:n_org] + 1.0)
@@ -197,7 +246,11 @@ def _organic_seeds(
     for g in np.unique(groups):
         sel = np.nonzero(groups == g)[0]
         p = intensity(pop.group_profile(g), abs_h, pop.group_offset(g))
-        sk.t[sel] = start + rng.choice(hours, len(sel), p=p / p.sum()) * 3600 + rng.integers(0, 3600, len(sel))
+        sk.t[sel] = (
+            start
+            + rng.choice(hours, len(sel), p=p / p.sum()) * 3600
+            + rng.integers(0, 3600, len(sel))
+        )
     sk.ms = rng.integers(0, 1000, n)
     organic_content(rng, sk, cm, p_url=0.45, p_tag=0.3)
     return sk
@@ -225,7 +278,9 @@ def _viral(
     organic_content(rng, sk, cm, p_url=0.3)
     size = int(min(0.25 * n_org, rng.uniform(2000, 8000), max(50, 0.03 * posts)))
     # Without replacement, weighted by how much each account reshares (Gumbel top-k).
-    w = pop.d.share[:n_org] * np.where(pop.d.community[:n_org] == pop.d.community[sk.account[0]], 3.0, 1.0)
+    w = pop.d.share[:n_org] * np.where(
+        pop.d.community[:n_org] == pop.d.community[sk.account[0]], 3.0, 1.0
+    )
     keys = np.log(w + 1e-12) - np.log(-np.log(rng.random(n_org)))
     keys[sk.account[0]] = -np.inf
     who = np.argpartition(-keys, size)[:size]
@@ -243,7 +298,9 @@ def _chunks(plan: Plan) -> list[tuple[int, int]]:
     """Consecutive hour ranges of about CHUNK_ROWS posts each."""
     edges = plan.start + np.arange(plan.hours + 1) * 3600
     per_hour = plan.orig_counts.sum(axis=1) + plan.reshare_counts
-    per_hour += np.diff(np.searchsorted(plan.seeds.t, edges)) + np.diff(np.searchsorted(plan.fixed.t, edges))
+    per_hour += np.diff(np.searchsorted(plan.seeds.t, edges)) + np.diff(
+        np.searchsorted(plan.fixed.t, edges)
+    )
     chunks, lo, acc = [], 0, 0
     for h, n in enumerate(per_hour):
         if acc and acc + n > CHUNK_ROWS:

@@ -50,12 +50,15 @@ def draft_organic(rng: np.random.Generator, n: int, home: np.ndarray, start: int
     n_comm = len(home)
     comm_w = 1.0 / np.arange(1, n_comm + 1) ** 0.8
     community = rng.choice(n_comm, n, p=comm_w / comm_w.sum())
-    offset = np.where(rng.random(n) < 0.85, home[community], rng.choice(ORGANIC_OFFSETS, n, p=ORGANIC_OFFSET_P))
+    offset = np.where(
+        rng.random(n) < 0.85, home[community], rng.choice(ORGANIC_OFFSETS, n, p=ORGANIC_OFFSET_P)
+    )
     comm_lang = (rng.random(n_comm) < 0.12).astype(np.int8)
     lang = np.where(rng.random(n) < 0.95, comm_lang[community], 1 - comm_lang[community])
     activity = rng.lognormal(0.0, 1.4, n)  # a few heavy users, many light ones
     followers = rng.lognormal(np.log(120) + 0.4 * np.log(activity), 1.8).astype(np.int64)
-    age_days = np.minimum(30 + rng.exponential(1500, n), (start - _FIRST_ACCOUNT) / _DAY - 1)
+    oldest = (start - _FIRST_ACCOUNT) / _DAY - 1
+    age_days = (30 + rng.exponential(1500, n)) % oldest  # wrap, not clip: no pile-up at 2006
     abroad = offset >= 0
     return Draft(
         created=(start - age_days * _DAY).astype(np.int64),
@@ -91,9 +94,13 @@ def draft_members(
 ) -> Draft:
     """Members of one campaign. ``created_days_ago`` = (centre, spread) of the creation burst."""
     centre, spread = created_days_ago
-    age = np.clip(centre + rng.uniform(-spread / 2, spread / 2, n), 1, (start - _FIRST_ACCOUNT) / _DAY - 1)
+    age = np.clip(
+        centre + rng.uniform(-spread / 2, spread / 2, n), 1, (start - _FIRST_ACCOUNT) / _DAY - 1
+    )
     act = activity * rng.lognormal(0.0, 0.5, n)
-    style = np.where(rng.random(n) < default_handles, DEFAULT_HANDLE, rng.choice([0, 1, 2, 3, 5], n))
+    style = np.where(
+        rng.random(n) < default_handles, DEFAULT_HANDLE, rng.choice([0, 1, 2, 3, 5], n)
+    )
     return Draft(
         created=(start - age * _DAY).astype(np.int64),
         community=np.full(n, community),
@@ -115,7 +122,9 @@ class Population:
     """All accounts: numeric attributes, samplers over them, and their string fields."""
 
     def __init__(self, rng: np.random.Generator, drafts: list[Draft], n_comm: int) -> None:
-        d = Draft(**{f.name: np.concatenate([getattr(x, f.name) for x in drafts]) for f in fields(Draft)})
+        d = Draft(
+            **{f.name: np.concatenate([getattr(x, f.name) for x in drafts]) for f in fields(Draft)}
+        )
         self.d = d
         self.n = n = len(d.created)
         self.n_comm = n_comm
@@ -128,7 +137,9 @@ class Population:
         self.originals = Sampler(self.group, d.activity, self.n_groups)
         self.resharers = Sampler(d.community, d.share, n_comm)
         # Who gets mentioned, or authors a post that spreads: skewed to followed accounts.
-        self.influence = Sampler(np.zeros(n, np.int64), np.sqrt(d.followers + 1.0) * (d.campaign < 0), 1)
+        self.influence = Sampler(
+            np.zeros(n, np.int64), np.sqrt(d.followers + 1.0) * (d.campaign < 0), 1
+        )
         self.comm_size = np.bincount(d.community, minlength=n_comm).astype(float)
         self._strings(rng, d)
 
@@ -145,7 +156,9 @@ class Population:
         word = pc.take(pa.array(V.HANDLE_WORDS), pa.array(rng.integers(0, len(V.HANDLE_WORDS), n)))
         word2 = pc.take(pa.array(V.HANDLE_WORDS), pa.array(rng.integers(0, len(V.HANDLE_WORDS), n)))
         d2 = pc.cast(pa.array(rng.integers(1, 100, n)), pa.string())
-        d8 = pc.utf8_lpad(pc.cast(pa.array(rng.integers(0, 10**8, n)), pa.string()), width=8, padding="0")
+        d8 = pc.utf8_lpad(
+            pc.cast(pa.array(rng.integers(0, 10**8, n)), pa.string()), width=8, padding="0"
+        )
         j = pc.binary_join_element_wise
         styles = [
             j(first, last, ""),
@@ -159,7 +172,10 @@ class Population:
         self.handle = _dedupe(handle.to_numpy(zero_copy_only=False))
         flag = pa.array(np.where(rng.random(n) < 0.05, " " + V.EMOJI[0], ""))
         self.display_name = pc.choose(
-            pa.array(rng.choice(3, n, p=[0.7, 0.2, 0.1])), j(first, " ", last, flag, ""), first, self.handle
+            pa.array(rng.choice(3, n, p=[0.7, 0.2, 0.1])),
+            j(first, " ", last, flag, ""),
+            first,
+            self.handle,
         )
         organic_bio = j(
             pc.take(pa.array(V.BIO_PARTS), pa.array(rng.integers(0, len(V.BIO_PARTS), n))),
@@ -167,10 +183,14 @@ class Population:
             pc.take(pa.array(V.BIO_PARTS), pa.array(rng.integers(0, len(V.BIO_PARTS), n))),
             "",
         )
-        camp_bio = pc.take(pa.array(V.CAMPAIGN_BIOS), pa.array(rng.integers(0, len(V.CAMPAIGN_BIOS), n)))
+        camp_bio = pc.take(
+            pa.array(V.CAMPAIGN_BIOS), pa.array(rng.integers(0, len(V.CAMPAIGN_BIOS), n))
+        )
         self.description = pc.choose(pa.array(d.bio), organic_bio, camp_bio, pa.array([""] * n))
         us = pc.take(pa.array(V.LOCATIONS), pa.array(rng.integers(0, len(V.LOCATIONS), n)))
-        abroad = pc.take(pa.array(V.FOREIGN_LOCATIONS), pa.array(rng.integers(0, len(V.FOREIGN_LOCATIONS), n)))
+        abroad = pc.take(
+            pa.array(V.FOREIGN_LOCATIONS), pa.array(rng.integers(0, len(V.FOREIGN_LOCATIONS), n))
+        )
         loc = pc.if_else(pa.array(d.foreign_loc), abroad, us)
         self.location = pc.if_else(pa.array(rng.random(n) < 0.25), pa.scalar(""), loc)
         self.account_id = j("x:u", pc.cast(pa.array(self.uid), pa.string()), "")
@@ -180,15 +200,16 @@ def _user_ids(rng: np.random.Generator, created: np.ndarray) -> np.ndarray:
     """Numeric user ids as the platform assigns them: snowflakes from the creation time."""
     ms = created * 1000 + rng.integers(0, 1000, len(created))
     snow = ((ms - TWITTER_EPOCH_MS) << 22) | rng.integers(0, 1 << 22, len(created))
-    old = (created - _FIRST_ACCOUNT) * 1.4 + rng.integers(0, 1000, len(created))  # ~200M by late 2010
+    old = (created - _FIRST_ACCOUNT) * 1.4 + rng.integers(
+        0, 1000, len(created)
+    )  # ~200M by late 2010
     uid = np.where(created >= _SNOWFLAKE_START, snow, old.astype(np.int64) + 12)
-    while True:  # collisions are astronomically rare; resolve them deterministically anyway
-        u, first, counts = np.unique(uid, return_index=True, return_counts=True)
-        if len(u) == len(uid):
-            return uid
-        dup = np.ones(len(uid), bool)
-        dup[first] = False
-        uid[dup] += 1
+    # Make ids unique without reordering them: bump each repeat past its predecessor.
+    order = np.argsort(uid, kind="stable")
+    ranks = np.arange(len(uid))
+    bumped = np.maximum.accumulate(uid[order] - ranks) + ranks
+    uid[order] = bumped
+    return uid
 
 
 def _dedupe(handles: np.ndarray) -> pa.Array:
@@ -201,6 +222,8 @@ def _dedupe(handles: np.ndarray) -> pa.Array:
         if not dup.any():
             break
         idx = np.nonzero(dup)[0]
-        arr[idx] = [f"{str(h)[:11]}{(i + round_) % 10_000}" for h, i in zip(arr[idx], idx, strict=True)]
+        arr[idx] = [
+            f"{str(h)[:11]}{(i + round_) % 10_000}" for h, i in zip(arr[idx], idx, strict=True)
+        ]
         del inverse
     return pa.array(arr, pa.string())

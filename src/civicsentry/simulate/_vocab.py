@@ -10,90 +10,123 @@ newline or a leading ``=`` on purpose: exports must survive hostile text.
 from __future__ import annotations
 
 
-def _split(s: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in s.split("|"))
+def _split(s: str, strip: bool = True) -> tuple[str, ...]:
+    return tuple(x.strip() if strip else x for x in s.split("|"))
 
 
-EN_OPENERS = ("",) + tuple(
-    x + " "
-    for x in _split(
-        "Honestly,|Ok so|Just saw that|Can't believe|Reminder:|Wow,|Hot take:|Fun fact:|"
-        "PSA:|Update:|So apparently|Not gonna lie,|Breaking:|Quick question, why|"
-        "Listen,|Unpopular opinion:|Told you,|Every single day|Finally!|Ugh,|Wait,|"
-        'Thread:|Heard that|My mom says|"Quote of the day":|Lol|Yikes,|Morning! |'
-        "Real talk:|Friendly reminder that|=1+1 lol|Can someone explain why|Good news:|"
-        "Still thinking about how|Interesting:|Heads up:|Welp,|Big if true:|Look,"
-    )
+EN_OPENERS = (
+    "",
+    *tuple(
+        x + " "
+        for x in _split(
+            "Honestly,|Ok so|Just saw that|Can't believe|Reminder:|Wow,|Hot take:|Fun fact:|"
+            "PSA:|Update:|So apparently|Not gonna lie,|Breaking:|Quick question, why|"
+            "Listen,|Unpopular opinion:|Told you,|Every single day|Finally!|Ugh,|Wait,|"
+            'Thread:|Heard that|My mom says|"Quote of the day":|Lol|Yikes,|Morning! |'
+            "Real talk:|Friendly reminder that|=1+1 lol|Can someone explain why|Good news:|"
+            "Still thinking about how|Interesting:|Heads up:|Welp,|Big if true:|Look,"
+        )
+    ),
 )
-EN_SUBJECTS = ("",) + _split(
-    "the county board|my neighbour|the new poll|the mayor's office|early voting|the debate|"
-    "our school district|the bus line|gas prices|the local team|the city council|my landlord|"
-    "the weather app|the governor|the state senate|turnout in my precinct|the new stadium|"
-    "the library|grocery prices|the traffic on 5th|my cat|the coffee place downtown|"
-    "the union|the hospital board|the power company|the sheriff|the farmers market|"
-    "my favourite podcast|the campaign office|the water district|the ballot measure|"
-    "the new bridge|the fire department|the high school band|the tax office|"
-    "the election office|the transit authority|our representative|the parks department|"
-    "the weekend forecast|the housing committee|my group chat|the news anchor|"
-    "the postal service|the polling station|the zoning board|the bakery on Main|"
-    "the city budget|my kid's teacher|the mail-in ballots|the town hall|the airport"
+EN_SUBJECTS = (
+    "",
+    *_split(
+        "the county board|my neighbour|the new poll|the mayor's office|early voting|the debate|"
+        "our school district|the bus line|gas prices|the local team|the city council|my landlord|"
+        "the weather app|the governor|the state senate|turnout in my precinct|the new stadium|"
+        "the library|grocery prices|the traffic on 5th|my cat|the coffee place downtown|"
+        "the union|the hospital board|the power company|the sheriff|the farmers market|"
+        "my favourite podcast|the campaign office|the water district|the ballot measure|"
+        "the new bridge|the fire department|the high school band|the tax office|"
+        "the election office|the transit authority|our representative|the parks department|"
+        "the weekend forecast|the housing committee|my group chat|the news anchor|"
+        "the postal service|the polling station|the zoning board|the bakery on Main|"
+        "the city budget|my kid's teacher|the mail-in ballots|the town hall|the airport"
+    ),
 )
-EN_VERBS = ("",) + _split(
-    "is trending again because of|just announced changes to|keeps ignoring|finally fixed|"
-    "is way better than|wants more money for|cancelled|is talking about|voted against|"
-    "voted for|made a mess of|deserves credit for|got it wrong about|is live-streaming|"
-    "posted a long update on|is asking questions about|can't stop complaining about|"
-    "released the numbers on|delayed|extended|is hiring for|is blaming everyone for|"
-    "quietly changed|just doubled|is finally listening about|opened a survey on|"
-    "pushed back on|is celebrating|apologised for|wrote an op-ed on|is fundraising for|"
-    "is confused about|reported record numbers for|had a meeting about|is protesting|"
-    "closed|reopened|is investigating|shared photos of|is proud of"
+EN_VERBS = (
+    "",
+    *_split(
+        "is trending again because of|just announced changes to|keeps ignoring|finally fixed|"
+        "is way better than|wants more money for|cancelled|is talking about|voted against|"
+        "voted for|made a mess of|deserves credit for|got it wrong about|is live-streaming|"
+        "posted a long update on|is asking questions about|can't stop complaining about|"
+        "released the numbers on|delayed|extended|is hiring for|is blaming everyone for|"
+        "quietly changed|just doubled|is finally listening about|opened a survey on|"
+        "pushed back on|is celebrating|apologised for|wrote an op-ed on|is fundraising for|"
+        "is confused about|reported record numbers for|had a meeting about|is protesting|"
+        "closed|reopened|is investigating|shared photos of|is proud of"
+    ),
 )
-EN_OBJECTS = ("",) + _split(
-    "the polling hours|the weather|downtown traffic|tonight's game|the budget vote|"
-    "parking fees|the new curfew|voter registration|the school lunches|the recycling plan|"
-    "property taxes|the bike lanes|the late-night buses|the heat wave|the summer festival|"
-    "the library hours|the candidate forum|the ballot drop boxes|the snow removal|"
-    "the vaccine clinic|the farmers' stalls|the rent increase|the potholes|"
-    "the fireworks show|the teachers' contract|the water bill|the early voting sites|"
-    "the recount rules|the town's anniversary|the new mural|the charity run|"
-    "the internet outage|the flood barriers|the debate schedule|the food bank|"
-    "the hiring freeze|the museum tickets|the dog park|the open-mic night|"
-    "the ID requirements|the turnout numbers|the volunteer drive|the bus fares"
+EN_OBJECTS = (
+    "",
+    *_split(
+        "the polling hours|the weather|downtown traffic|tonight's game|the budget vote|"
+        "parking fees|the new curfew|voter registration|the school lunches|the recycling plan|"
+        "property taxes|the bike lanes|the late-night buses|the heat wave|the summer festival|"
+        "the library hours|the candidate forum|the ballot drop boxes|the snow removal|"
+        "the vaccine clinic|the farmers' stalls|the rent increase|the potholes|"
+        "the fireworks show|the teachers' contract|the water bill|the early voting sites|"
+        "the recount rules|the town's anniversary|the new mural|the charity run|"
+        "the internet outage|the flood barriers|the debate schedule|the food bank|"
+        "the hiring freeze|the museum tickets|the dog park|the open-mic night|"
+        "the ID requirements|the turnout numbers|the volunteer drive|the bus fares"
+    ),
 )
-EN_CLOSERS = ("",) + _split(
-    ".|!|?|!!|...| lol.| 😂| 🙏| 👏| 🔥| 🤔| 😡| 👀| ❤️|... thoughts?|. Unreal.|. Just saying.|"
-    ". Love this town.|. Again.|. Vote!|. Not surprised.|. Wild.|. Good for them.|"
-    ", who knew.|. Sigh.|. Details in comments.|. Share if you agree."
-) + ("\n\nThoughts?", '. "Unbelievable."')
+EN_CLOSERS = (
+    "",
+    *_split(
+        ".|!|?|!!|...| lol.| 😂| 🙏| 👏| 🔥| 🤔| 😡| 👀| ❤️|... thoughts?|. Unreal.|. Just saying.|"
+        ". Love this town.|. Again.|. Vote!|. Not surprised.|. Wild.|. Good for them.|"
+        ", who knew.|. Sigh.|. Details in comments.|. Share if you agree.",
+        strip=False,
+    ),
+    "\n\nThoughts?",
+    '. "Unbelievable."',
+)
 
-ES_OPENERS = ("",) + tuple(
-    x + " "
-    for x in _split(
-        "Ojo:|La verdad,|Acabo de ver que|No puedo creer que|Recordatorio:|Vaya,|Ultima hora:|"
-        "Dato curioso:|Atención:|Pues resulta que|Buenos días!|Opinión impopular:|Ya lo dije,|"
-        "Oigan,|Qué bien,|Increíble,|Por fin,|Ni modo,|Alguien sabe por qué"
-    )
+ES_OPENERS = (
+    "",
+    *tuple(
+        x + " "
+        for x in _split(
+            "Ojo:|La verdad,|Acabo de ver que|No puedo creer que|Recordatorio:|Vaya,|Ultima hora:|"
+            "Dato curioso:|Atención:|Pues resulta que|Buenos días!|Opinión impopular:|Ya lo dije,|"
+            "Oigan,|Qué bien,|Increíble,|Por fin,|Ni modo,|Alguien sabe por qué"
+        )
+    ),
 )
-ES_SUBJECTS = ("",) + _split(
-    "el ayuntamiento|mi vecina|la nueva encuesta|el alcalde|el voto anticipado|el debate|"
-    "la escuela|el autobús|el precio de la gasolina|el equipo local|el concejo|la biblioteca|"
-    "el gobernador|la casilla|el mercado|la clínica|el sindicato|la radio local|el periódico|"
-    "la oficina electoral|mi abuela|el metro|la parroquia|el comité"
+ES_SUBJECTS = (
+    "",
+    *_split(
+        "el ayuntamiento|mi vecina|la nueva encuesta|el alcalde|el voto anticipado|el debate|"
+        "la escuela|el autobús|el precio de la gasolina|el equipo local|el concejo|la biblioteca|"
+        "el gobernador|la casilla|el mercado|la clínica|el sindicato|la radio local|el periódico|"
+        "la oficina electoral|mi abuela|el metro|la parroquia|el comité"
+    ),
 )
-ES_VERBS = ("",) + _split(
-    "anunció cambios en|sigue ignorando|por fin arregló|pide más dinero para|canceló|"
-    "habla otra vez de|votó en contra de|votó a favor de|se equivocó con|publicó datos sobre|"
-    "retrasó|amplió|está investigando|celebra|critica|no entiende|reabrió|cerró|apoya|"
-    "compartió fotos de|está preocupado por"
+ES_VERBS = (
+    "",
+    *_split(
+        "anunció cambios en|sigue ignorando|por fin arregló|pide más dinero para|canceló|"
+        "habla otra vez de|votó en contra de|votó a favor de|se equivocó con|publicó datos sobre|"
+        "retrasó|amplió|está investigando|celebra|critica|no entiende|reabrió|cerró|apoya|"
+        "compartió fotos de|está preocupado por"
+    ),
 )
-ES_OBJECTS = ("",) + _split(
-    "el horario de votación|el clima|el tráfico|el partido de hoy|el presupuesto|"
-    "las tarifas|el registro de votantes|los impuestos|las ciclovías|la fiesta del barrio|"
-    "las boletas|el censo|la renta|los baches|el festival|el agua|las urnas|la feria|"
-    "el transporte|las becas|la seguridad|el parque"
+ES_OBJECTS = (
+    "",
+    *_split(
+        "el horario de votación|el clima|el tráfico|el partido de hoy|el presupuesto|"
+        "las tarifas|el registro de votantes|los impuestos|las ciclovías|la fiesta del barrio|"
+        "las boletas|el censo|la renta|los baches|el festival|el agua|las urnas|la feria|"
+        "el transporte|las becas|la seguridad|el parque"
+    ),
 )
-ES_CLOSERS = ("",) + _split(".|!|?|...| jaja| 😂| 🙏| 🔥| 🤔| 👀|. Qué opinan?|. Increíble.|. Voten!")
+ES_CLOSERS = (
+    "",
+    *_split(".|!|?|...| jaja| 😂| 🙏| 🔥| 🤔| 👀|. Qué opinan?|. Increíble.|. Voten!", strip=False),
+)
 
 #: (language code, opener, subject, verb, object, closer) pools, in ``lang`` index order.
 LANGS = ("en", "es")
@@ -123,14 +156,36 @@ CAMPAIGN_HASHTAGS = _split(
 #: Organic link domains with a popularity weight; hosts include subdomains on purpose
 #: (registered-domain extraction must cope with them).
 DOMAINS = (
-    ("www.nytimes.com", 8), ("www.washingtonpost.com", 6), ("www.bbc.co.uk", 6),
-    ("www.reuters.com", 6), ("apnews.com", 6), ("edition.cnn.com", 5), ("www.foxnews.com", 5),
-    ("www.youtube.com", 10), ("youtu.be", 6), ("www.instagram.com", 4), ("www.facebook.com", 3),
-    ("www.theguardian.com", 5), ("amp.theguardian.com", 1), ("www.npr.org", 4),
-    ("www.nbcnews.com", 3), ("www.bloomberg.com", 2), ("www.espn.com", 3), ("imgur.com", 2),
-    ("medium.com", 2), ("localbeat.substack.com", 1), ("news.yahoo.com", 3), ("m.youtube.com", 2),
-    ("www.elpais.com", 2), ("www.univision.com", 2), ("www.politico.com", 3), ("thehill.com", 3),
-    ("www.axios.com", 2), ("www.usatoday.com", 3), ("www.latimes.com", 2), ("www.tiktok.com", 3),
+    ("www.nytimes.com", 8),
+    ("www.washingtonpost.com", 6),
+    ("www.bbc.co.uk", 6),
+    ("www.reuters.com", 6),
+    ("apnews.com", 6),
+    ("edition.cnn.com", 5),
+    ("www.foxnews.com", 5),
+    ("www.youtube.com", 10),
+    ("youtu.be", 6),
+    ("www.instagram.com", 4),
+    ("www.facebook.com", 3),
+    ("www.theguardian.com", 5),
+    ("amp.theguardian.com", 1),
+    ("www.npr.org", 4),
+    ("www.nbcnews.com", 3),
+    ("www.bloomberg.com", 2),
+    ("www.espn.com", 3),
+    ("imgur.com", 2),
+    ("medium.com", 2),
+    ("localbeat.substack.com", 1),
+    ("news.yahoo.com", 3),
+    ("m.youtube.com", 2),
+    ("www.elpais.com", 2),
+    ("www.univision.com", 2),
+    ("www.politico.com", 3),
+    ("thehill.com", 3),
+    ("www.axios.com", 2),
+    ("www.usatoday.com", 3),
+    ("www.latimes.com", 2),
+    ("www.tiktok.com", 3),
 )
 CAMPAIGN_DOMAINS = _split(
     "patriotwirenews.info|truthcountyreport.com|realvoterdaily.net|freedomnowdispatch.com|"
@@ -163,11 +218,20 @@ TEMPLATES = _split(
 )
 #: Word swaps a copy-paste operator makes between copies of one template.
 SWAPS = (
-    ("thousands", "hundreds"), ("found", "discovered"), ("Why is nobody", "Why is no one"),
-    ("Share", "Retweet"), ("Wake up!", "WAKE UP!"), ("never", "NEVER"), ("Check", "Verify"),
-    ("Disgraceful.", "Shameful."), ("Demand answers.", "We want answers."),
-    ("Impossible", "Unreal"), ("hiding", "covering up"), ("anyway", "already"),
-    ("says", "told me"), ("What are", "What exactly are"),
+    ("thousands", "hundreds"),
+    ("found", "discovered"),
+    ("Why is nobody", "Why is no one"),
+    ("Share", "Retweet"),
+    ("Wake up!", "WAKE UP!"),
+    ("never", "NEVER"),
+    ("Check", "Verify"),
+    ("Disgraceful.", "Shameful."),
+    ("Demand answers.", "We want answers."),
+    ("Impossible", "Unreal"),
+    ("hiding", "covering up"),
+    ("anyway", "already"),
+    ("says", "told me"),
+    ("What are", "What exactly are"),
 )
 PLACES = _split(
     "Maple County|Riverton|Lake Harbor|Cedar Falls|Oakdale|Pine Ridge|Fairview|Brookfield|"
