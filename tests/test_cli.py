@@ -12,7 +12,9 @@ from tests.conftest import DATA
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "civicsentry", *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "civicsentry", *args], capture_output=True, text=True
+    )
 
 
 def test_ingest_prints_counts_that_add_up(tmp_path: Path) -> None:
@@ -23,7 +25,12 @@ def test_ingest_prints_counts_that_add_up(tmp_path: Path) -> None:
     assert "record 3: missing account_id" in r.stdout
     j = cli("ingest", str(DATA / "table" / "bad.csv"), "-w", ws, "--json")
     data = json.loads(j.stdout)
-    assert (data["rows_read"], data["rows_stored"], data["rows_duplicate"], data["rows_quarantined"]) == (6, 0, 3, 3)
+    assert (
+        data["rows_read"],
+        data["rows_stored"],
+        data["rows_duplicate"],
+        data["rows_quarantined"],
+    ) == (6, 0, 3, 3)
 
 
 def test_info_json(tmp_path: Path) -> None:
@@ -39,7 +46,10 @@ def test_info_json(tmp_path: Path) -> None:
 def test_errors_are_one_line_with_meaningful_exit_codes(tmp_path: Path) -> None:
     ws = str(tmp_path / "ws.duckdb")
     r = cli("ingest", str(tmp_path / "absent.csv"), "-w", ws)
-    assert r.returncode == 2 and r.stderr.strip() == f"Error: No such file or folder: {tmp_path / 'absent.csv'}"
+    assert (
+        r.returncode == 2
+        and r.stderr.strip() == f"Error: No such file or folder: {tmp_path / 'absent.csv'}"
+    )
     r = cli("ingest", str(DATA / "table" / "mapped.csv"), "-w", ws)
     assert r.returncode == 2 and "format not recognised" in r.stdout + r.stderr
     assert "Traceback" not in r.stderr
@@ -58,7 +68,9 @@ def test_errors_are_one_line_with_meaningful_exit_codes(tmp_path: Path) -> None:
 def test_quarantine_export_neutralises_formulas(tmp_path: Path) -> None:
     ws = str(tmp_path / "ws.duckdb")
     bad = tmp_path / "evil.csv"
-    bad.write_text('post_id,account_id,created_at,text\n1,u,=cmd|" /C calc"!A0,x\n', encoding="utf-8")
+    bad.write_text(
+        'post_id,account_id,created_at,text\n1,u,=cmd|" /C calc"!A0,x\n', encoding="utf-8"
+    )
     cli("ingest", str(bad), "-w", ws, "--platform", "x")
     listed = json.loads(cli("quarantine", "-w", ws, "--json").stdout)
     assert listed[0]["position"] == 2 and "not a date/time" in listed[0]["reason"]
@@ -66,6 +78,6 @@ def test_quarantine_export_neutralises_formulas(tmp_path: Path) -> None:
     r = cli("quarantine", "-w", ws, "--export", str(out))
     assert r.returncode == 0
     with open(out, newline="") as f:
-        row = list(csv.DictReader(f))[0]
+        row = next(iter(csv.DictReader(f)))
     assert row["raw"].startswith("{") or row["raw"].startswith("'")
     assert not any(v.startswith(("=", "+", "-", "@")) for v in row.values())

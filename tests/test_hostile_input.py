@@ -25,8 +25,13 @@ from tests.conftest import assert_counts_add_up, rows
 
 
 def _post(i: int, **extra: object) -> dict:
-    return {"post_id": f"x:{i}", "account_id": f"x:u{i % 7}", "created_at": 1714557600 + i,
-            "text": f"message {i}", **extra}
+    return {
+        "post_id": f"x:{i}",
+        "account_id": f"x:u{i % 7}",
+        "created_at": 1714557600 + i,
+        "text": f"message {i}",
+        **extra,
+    }
 
 
 def _jsonl(path: Path, lines: list[str | bytes]) -> Path:
@@ -37,15 +42,18 @@ def _jsonl(path: Path, lines: list[str | bytes]) -> Path:
 
 
 def test_mixed_good_and_bad_json_lines(ws, tmp_path: Path) -> None:
-    path = _jsonl(tmp_path / "mixed.jsonl", [
-        json.dumps(_post(1)),
-        "{not json",
-        json.dumps(_post(2)),
-        "[1, 2, 3]",
-        json.dumps({"post_id": "x:3", "account_id": "x:u", "created_at": "soon"}),
-        b'{"post_id": "x:4", "account_id": "x:u", "created_at": 1, "text": "\xff\xfe"}',
-        json.dumps(_post(5)),
-    ])
+    path = _jsonl(
+        tmp_path / "mixed.jsonl",
+        [
+            json.dumps(_post(1)),
+            "{not json",
+            json.dumps(_post(2)),
+            "[1, 2, 3]",
+            json.dumps({"post_id": "x:3", "account_id": "x:u", "created_at": "soon"}),
+            b'{"post_id": "x:4", "account_id": "x:u", "created_at": 1, "text": "\xff\xfe"}',
+            json.dumps(_post(5)),
+        ],
+    )
     report = ingest_files(ws, [path])
     assert_counts_add_up(report)
     f = report.files[0]
@@ -98,8 +106,10 @@ def test_broken_compression_header_is_a_one_line_error(ws, tmp_path: Path) -> No
 
 def test_wrong_encoding_then_right_encoding(ws, tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
-    path.write_bytes("post_id,account_id,created_at,text\n1,u,2024-01-01,Élection à Paris\n"
-                     "2,u,2024-01-01,plain\n".encode("latin-1"))
+    path.write_bytes(
+        "post_id,account_id,created_at,text\n1,u,2024-01-01,Élection à Paris\n"
+        "2,u,2024-01-01,plain\n".encode("latin-1")
+    )
     report = ingest_files(ws, [path], platform="x")
     assert_counts_add_up(report)
     assert report.total("rows_quarantined") == 1
@@ -126,8 +136,10 @@ def test_strict_stores_nothing_of_a_bad_file(ws, tmp_path: Path) -> None:
 
 
 def test_duplicate_ids_within_and_across_files(ws, tmp_path: Path) -> None:
-    a = _jsonl(tmp_path / "a.jsonl", [json.dumps(_post(1)), json.dumps(_post(1, text="later")),
-                                      json.dumps(_post(2))])
+    a = _jsonl(
+        tmp_path / "a.jsonl",
+        [json.dumps(_post(1)), json.dumps(_post(1, text="later")), json.dumps(_post(2))],
+    )
     b = _jsonl(tmp_path / "b.jsonl", [json.dumps(_post(2)), json.dumps(_post(3))])
     report = ingest_files(ws, [a, b])
     assert_counts_add_up(report)
@@ -136,10 +148,14 @@ def test_duplicate_ids_within_and_across_files(ws, tmp_path: Path) -> None:
 
 
 good = st.builds(lambda i: json.dumps(_post(i)), st.integers(0, 30))
-bad = st.sampled_from(["{", "null", '"str"', "{}", '{"post_id": "x:1"}', "\x00\x01", "[[[", "{\"a\": 1e999}"])
+bad = st.sampled_from(
+    ["{", "null", '"str"', "{}", '{"post_id": "x:1"}', "\x00\x01", "[[[", '{"a": 1e999}']
+)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(lines=st.lists(st.one_of(good, bad), min_size=1, max_size=40))
 def test_any_mix_of_lines_adds_up(tmp_path_factory, lines: list[str]) -> None:
     tmp = tmp_path_factory.mktemp("h")
@@ -150,7 +166,11 @@ def test_any_mix_of_lines_adds_up(tmp_path_factory, lines: list[str]) -> None:
             assert "format not recognised" in report.failed[0].error
             return
         assert_counts_add_up(report)
-        distinct_good = {json.loads(x)["post_id"] for x in lines if x.startswith('{"post_id": "x:') and "account_id" in x}
+        distinct_good = {
+            json.loads(x)["post_id"]
+            for x in lines
+            if x.startswith('{"post_id": "x:') and "account_id" in x
+        }
         assert ws.scalar("SELECT count(*) FROM posts") == len(distinct_good)
         assert ws.scalar("SELECT count(*) FROM quarantine") == report.total("rows_quarantined")
 
@@ -173,7 +193,7 @@ def test_kill_during_ingest_then_rerun_completes(tmp_path: Path) -> None:
         assert ws.scalar("SELECT count(*) FROM posts") == 0
         assert ws.scalar("SELECT count(*) FROM actions") == 0
         assert ws.scalar("SELECT count(*) FROM ingest_log") == 0
-    done = subprocess.run(cmd + ["--json"], capture_output=True, text=True, check=True)
+    done = subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=True)
     summary = json.loads(done.stdout)
     assert summary["rows_read"] == summary["rows_stored"] == n
     with civicsentry.open(db) as ws:

@@ -29,14 +29,19 @@ from civicsentry.normalise import (
         ("https://user:pw@Example.com/p", "https://example.com/p"),
         ("www.Foo.org/path", "http://www.foo.org/path"),
         ("  https://example.com/é  ", "https://example.com/%C3%A9"),
-        ("https://example.com/Case/Path", "https://example.com/Case/Path"),  # path is case-sensitive
+        (
+            "https://example.com/Case/Path",
+            "https://example.com/Case/Path",
+        ),  # path is case-sensitive
     ],
 )
 def test_normalise_url(raw: str, expected: str) -> None:
     assert normalise_url(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "ftp://example.com/x", "mailto:a@b.c", "not a url", "https://x.com:abc/"])
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "ftp://example.com/x", "mailto:a@b.c", "not a url", "https://x.com:abc/"]
+)
 def test_normalise_url_rejects_non_http(raw: str) -> None:
     assert normalise_url(raw) is None
 
@@ -121,7 +126,9 @@ def _reference_text_key(text: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
-_pieces = st.sampled_from([*"aZ@.:/ \t\n\x0b\x1c\u00a0\u3000éﬁİßhtpsw", "http://", "www.", "HTTPS://"])
+_pieces = st.sampled_from(
+    [*"aZ@.:/ \t\n\x0b\x1c\u00a0\u3000éﬁİßhtpsw", "http://", "www.", "HTTPS://"]
+)
 
 
 @given(st.lists(_pieces, max_size=30).map("".join) | st.text(max_size=60))

@@ -4,11 +4,23 @@ import civicsentry
 
 
 def test_exported_members() -> None:
-    assert sorted(civicsentry.__all__) == sorted([
-        "BackendUnavailable", "BadInputFile", "CivicSentryError", "InputError", "InvalidParams",
-        "MissingColumns", "SchemaVersionMismatch", "StrictModeViolation", "UnknownFormat",
-        "Workspace", "WorkspaceError", "__version__", "open",
-    ])
+    assert sorted(civicsentry.__all__) == sorted(
+        [
+            "BackendUnavailable",
+            "BadInputFile",
+            "CivicSentryError",
+            "InputError",
+            "InvalidParams",
+            "MissingColumns",
+            "SchemaVersionMismatch",
+            "StrictModeViolation",
+            "UnknownFormat",
+            "Workspace",
+            "WorkspaceError",
+            "__version__",
+            "open",
+        ]
+    )
     for name in civicsentry.__all__:
         assert hasattr(civicsentry, name), name
 

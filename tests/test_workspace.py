@@ -30,7 +30,9 @@ def test_newer_workspace_is_refused_with_a_fix(tmp_path: Path) -> None:
     con = duckdb.connect(str(path))
     con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     con.close()
-    with pytest.raises(SchemaVersionMismatch, match=r"newer CivicSentry \(schema 99.*pip install -U"):
+    with pytest.raises(
+        SchemaVersionMismatch, match=r"newer CivicSentry \(schema 99.*pip install -U"
+    ):
         civicsentry.open(path)
 
 

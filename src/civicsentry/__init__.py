@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 from pathlib import Path
 
+from .api import Workspace
 from .errors import (
     BackendUnavailable,
     BadInputFile,
@@ -25,10 +26,9 @@ from .errors import (
     UnknownFormat,
     WorkspaceError,
 )
-from .api import Workspace
 
 
-def open(path: str | Path = "civicsentry.duckdb", *, read_only: bool = False) -> Workspace:  # noqa: A001
+def open(path: str | Path = "civicsentry.duckdb", *, read_only: bool = False) -> Workspace:
     """Open (creating it on first use) the workspace at ``path``."""
     return Workspace(path, read_only=read_only)
 

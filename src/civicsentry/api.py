@@ -1,9 +1,9 @@
 """The Python API: a ``Workspace`` whose methods are the service verbs, for notebooks.
 
-    >>> import civicsentry
-    >>> ws = civicsentry.open("civicsentry.duckdb")
-    >>> report = ws.ingest(["tweets.jsonl.gz"])
-    >>> ws.table("posts").arrow()        # any table, as a DuckDB relation
+>>> import civicsentry
+>>> ws = civicsentry.open("civicsentry.duckdb")
+>>> report = ws.ingest(["tweets.jsonl.gz"])
+>>> ws.table("posts").arrow()        # any table, as a DuckDB relation
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Workspace(store.Workspace):
         self,
         paths: Sequence[str | Path] | str | Path,
         *,
-        format: str | None = None,  # noqa: A002
+        format: str | None = None,
         mapping: Mapping[str, str] | None = None,
         platform: str | None = None,
         encoding: str = "utf-8",
@@ -33,13 +33,22 @@ class Workspace(store.Workspace):
         """Ingest files, folders or globs; see ``civicsentry ingest``."""
         if isinstance(paths, str | Path):
             paths = [paths]
-        return _ingest.ingest_files(self, paths, format=format, mapping=mapping, platform=platform,
-                                    encoding=encoding, strict=strict)
+        return _ingest.ingest_files(
+            self,
+            paths,
+            format=format,
+            mapping=mapping,
+            platform=platform,
+            encoding=encoding,
+            strict=strict,
+        )
 
     def info(self) -> _summary.WorkspaceInfo:
         """Counts per platform, source and kind; see ``civicsentry info``."""
         return _summary.workspace_info(self)
 
-    def quarantine(self, *, source: str | None = None, limit: int | None = 50) -> list[dict[str, Any]]:
+    def quarantine(
+        self, *, source: str | None = None, limit: int | None = 50
+    ) -> list[dict[str, Any]]:
         """Quarantined records with where and why; see ``civicsentry quarantine``."""
         return _summary.quarantined(self, source=source, limit=limit)

@@ -67,7 +67,9 @@ def actions_sql(source: str = "posts", where: str = "true") -> str:
     """
 
 
-def derive_actions(con: duckdb.DuckDBPyConnection, source: str = "posts", where: str = "true") -> int:
+def derive_actions(
+    con: duckdb.DuckDBPyConnection, source: str = "posts", where: str = "true"
+) -> int:
     """Insert the actions of the posts in table ``source`` (canonical post columns)
     selected by ``where``; returns how many."""
     register_functions(con)

@@ -57,15 +57,22 @@ def cli_markdown() -> str:
     """Every command with its help and options, from the Typer app itself."""
     import typer
 
-    from .cli import app
-    from .cli import commands  # noqa: F401  (registers the commands)
+    from .cli import (
+        app,
+        commands,  # noqa: F401  (registers the commands)
+    )
 
     group = typer.main.get_command(app)
-    lines = ["# Command line", "", "Generated from the CLI by `python -m civicsentry.docgen`. "
-             "Every command takes `--workspace/-w` (default `civicsentry.duckdb`, or "
-             "`$CIVICSENTRY_WORKSPACE`) and most take `--json` for scripting. Exit codes: 0 done, "
-             "1 unexpected error, 2 bad input or usage, 3 workspace problem, 4 missing optional "
-             "dependency.", ""]
+    lines = [
+        "# Command line",
+        "",
+        "Generated from the CLI by `python -m civicsentry.docgen`. "
+        "Every command takes `--workspace/-w` (default `civicsentry.duckdb`, or "
+        "`$CIVICSENTRY_WORKSPACE`) and most take `--json` for scripting. Exit codes: 0 done, "
+        "1 unexpected error, 2 bad input or usage, 3 workspace problem, 4 missing optional "
+        "dependency.",
+        "",
+    ]
 
     def walk(cmd: object, prefix: str) -> None:
         sub = getattr(cmd, "commands", None)
@@ -101,6 +108,8 @@ def write(docs: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "docs"
+    target = (
+        Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "docs"
+    )
     for p in write(target):
         print(p)

@@ -19,10 +19,37 @@ import tldextract
 # Query parameters that identify a click or a campaign, not a resource.
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "igsh",
-        "mc_cid", "mc_eid", "_ga", "_gl", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id",
-        "wickedid", "twclid", "ttclid", "li_fat_id", "s_cid", "ref_src", "ref_url", "cmpid",
-        "spm", "share_id", "fb_action_ids", "fb_action_types", "fb_source", "fb_ref",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "igsh",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "wickedid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "s_cid",
+        "ref_src",
+        "ref_url",
+        "cmpid",
+        "spm",
+        "share_id",
+        "fb_action_ids",
+        "fb_action_types",
+        "fb_source",
+        "fb_ref",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "hsa_", "mtm_")
@@ -62,7 +89,9 @@ def normalise_url(url: str) -> str | None:
     if port is not None and str(port) != DEFAULT_PORTS[scheme]:
         netloc += f":{port}"
     path = quote(parts.path, safe="/%:@!$&'()*+,;=~-._") or "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 
 

@@ -59,11 +59,18 @@ POSTS = Table(
     "posts",
     (
         _c("post_id", "VARCHAR", "platform-qualified id, e.g. `x:1234`", nullable=False),
-        _c("platform", "VARCHAR", "platform code: x, facebook, instagram, telegram, ...", nullable=False),
+        _c(
+            "platform",
+            "VARCHAR",
+            "platform code: x, facebook, instagram, telegram, ...",
+            nullable=False,
+        ),
         _c("account_id", "VARCHAR", "platform-qualified id of the author", nullable=False),
         _c("created_at", "TIMESTAMPTZ", "when it was posted, UTC", nullable=False),
         _c("kind", "VARCHAR", "post, repost, reply or quote", nullable=False),
-        _c("parent_post_id", "VARCHAR", "platform-qualified id of the reposted/replied/quoted post"),
+        _c(
+            "parent_post_id", "VARCHAR", "platform-qualified id of the reposted/replied/quoted post"
+        ),
         _c("text", "VARCHAR", "the text as given (hostile content: escape on display)"),
         _c("lang", "VARCHAR", "language code, from the source or detected offline"),
         _c("urls", "VARCHAR[]", "normalised URLs (tracking parameters removed)"),
@@ -102,8 +109,18 @@ ACTIONS = Table(
     "actions",
     (
         _c("account_id", "VARCHAR", nullable=False),
-        _c("object_type", "VARCHAR", "repost, reply, quote, url, domain, hashtag, text, post, ...", nullable=False),
-        _c("object_id", "VARCHAR", "what was acted on (a post id, a URL, a text key, ...)", nullable=False),
+        _c(
+            "object_type",
+            "VARCHAR",
+            "repost, reply, quote, url, domain, hashtag, text, post, ...",
+            nullable=False,
+        ),
+        _c(
+            "object_id",
+            "VARCHAR",
+            "what was acted on (a post id, a URL, a text key, ...)",
+            nullable=False,
+        ),
         _c("t", "TIMESTAMPTZ", nullable=False),
         _c("post_id", "VARCHAR", "the post that performed the action", nullable=False),
     ),
@@ -178,18 +195,35 @@ META = Table(
 )
 
 TABLES: tuple[Table, ...] = (
-    POSTS, ACCOUNTS, ACTIONS, QUARANTINE, INGEST_LOG, RUNS, AUDIT_LOG, META,
+    POSTS,
+    ACCOUNTS,
+    ACTIONS,
+    QUARANTINE,
+    INGEST_LOG,
+    RUNS,
+    AUDIT_LOG,
+    META,
 )
 
 
 def markdown() -> str:
     """The tables as Markdown, for docs/schema.md."""
-    out = [f"# Workspace schema (version {SCHEMA_VERSION})", "",
-           "Generated from `src/civicsentry/schema.py` by `python -m civicsentry.schema`;"
-           " a test fails when this file is out of date.", ""]
+    out = [
+        f"# Workspace schema (version {SCHEMA_VERSION})",
+        "",
+        "Generated from `src/civicsentry/schema.py` by `python -m civicsentry.schema`;"
+        " a test fails when this file is out of date.",
+        "",
+    ]
     for t in TABLES:
-        out += [f"## `{t.name}`", "", t.doc, "", "| column | type | null | meaning |",
-                "| --- | --- | --- | --- |"]
+        out += [
+            f"## `{t.name}`",
+            "",
+            t.doc,
+            "",
+            "| column | type | null | meaning |",
+            "| --- | --- | --- | --- |",
+        ]
         for c in t.columns:
             null = "no" if (not c.nullable or c.name == t.primary_key) else "yes"
             out.append(f"| `{c.name}` | {c.type} | {null} | {c.doc} |")

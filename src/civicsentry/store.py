@@ -35,7 +35,9 @@ class Workspace:
         self.path = str(path)
         is_memory = self.path == ":memory:"
         if not is_memory and read_only and not Path(self.path).exists():
-            raise WorkspaceError(f"No workspace at {self.path}. Create one with `civicsentry ingest`.")
+            raise WorkspaceError(
+                f"No workspace at {self.path}. Create one with `civicsentry ingest`."
+            )
         if not is_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -47,7 +49,9 @@ class Workspace:
         except duckdb.Error as e:
             raise WorkspaceError(f"{self.path} is not a CivicSentry workspace: {e}") from e
         self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET enable_progress_bar = false")  # ours are on stderr; its own is on stdout
+        self.con.execute(
+            "SET enable_progress_bar = false"
+        )  # ours are on stderr; its own is on stdout
         # Results that need an order ask for one; not keeping it lets big inserts stream.
         self.con.execute("SET preserve_insertion_order = false")
         self._check_and_create(read_only)

@@ -19,7 +19,11 @@ def test_coortweet_fixture(ws) -> None:
     assert_counts_add_up(report)
     f = report.files[0]
     assert (f.rows_read, f.rows_stored, f.rows_duplicate, f.rows_quarantined) == (10, 9, 1, 0)
-    shares = set(ws.sql("SELECT account_id, object_id, post_id FROM actions WHERE object_type = 'repost'").fetchall())
+    shares = set(
+        ws.sql(
+            "SELECT account_id, object_id, post_id FROM actions WHERE object_type = 'repost'"
+        ).fetchall()
+    )
     assert ("coortweet:F", "coortweet:o4", "coortweet:c8") in shares
     assert ("coortweet:F", "coortweet:o5", "coortweet:c8@o5") in shares
     assert len(shares) == 9

@@ -45,8 +45,12 @@ def test_canonical_csv_fields(ws) -> None:
 
 def test_actions_derived(ws) -> None:
     ingest_files(ws, [T / "posts.csv"])
-    acts = set(ws.sql("SELECT account_id, object_type, object_id, post_id FROM actions "
-                      "WHERE object_type <> 'text'").fetchall())
+    acts = set(
+        ws.sql(
+            "SELECT account_id, object_type, object_id, post_id FROM actions "
+            "WHERE object_type <> 'text'"
+        ).fetchall()
+    )
     assert ("x:u2", "repost", "x:1001", "x:1002") in acts
     assert ("x:u3", "reply", "x:1001", "x:1003") in acts
     assert ("x:u2", "quote", "x:1001", "x:1004") in acts
@@ -73,8 +77,13 @@ def test_jsonl_with_lists_and_qualified_ids(ws) -> None:
 
 
 def test_mapping_reads_any_table(ws) -> None:
-    mapping = {"post_id": "id", "account_id": "user", "created_at": "time", "text": "message",
-               "urls": "links"}
+    mapping = {
+        "post_id": "id",
+        "account_id": "user",
+        "created_at": "time",
+        "text": "message",
+        "urls": "links",
+    }
     report = ingest_files(ws, [T / "mapped.csv"], mapping=mapping, platform="facebook")
     assert_counts_add_up(report)
     posts = {p["post_id"]: p for p in rows(ws, "SELECT * FROM posts")}
@@ -84,9 +93,16 @@ def test_mapping_reads_any_table(ws) -> None:
 
 
 def test_missing_column_is_a_clear_error(ws) -> None:
-    report = ingest_files(ws, [T / "mapped.csv"], mapping={"post_id": "id", "account_id": "nope",
-                                                          "created_at": "time"}, platform="x")
-    assert report.failed and "missing column(s) account_id (mapped to 'nope')" in report.failed[0].error
+    report = ingest_files(
+        ws,
+        [T / "mapped.csv"],
+        mapping={"post_id": "id", "account_id": "nope", "created_at": "time"},
+        platform="x",
+    )
+    assert (
+        report.failed
+        and "missing column(s) account_id (mapped to 'nope')" in report.failed[0].error
+    )
     with pytest.raises(UnknownFormat, match="format not recognised"):
         detect_adapter(sample(T / "mapped.csv"))
 
@@ -114,17 +130,21 @@ def test_bad_rows_quarantined_counts_add_up(ws) -> None:
 
 
 def test_parquet_vectorised_path(ws, tmp_path: Path) -> None:
-    table = pa.table({
-        "post_id": ["p1", "p2", "p3"],
-        "platform": ["x", "x", "x"],
-        "account_id": ["a", "b", "a"],
-        "created_at": pa.array([datetime(2024, 1, 1, 0, 0, s) for s in (0, 5, 9)], pa.timestamp("ms")),
-        "kind": ["post", "REPOST", None],
-        "parent_post_id": [None, "p1", None],
-        "urls": [["HTTP://A.com/?utm_medium=x"], None, []],
-        "hashtags": ["One two", None, "#Three"],  # space-separated strings work too
-        "text": ["hello there friends", None, "bonjour à tous les amis"],
-    })
+    table = pa.table(
+        {
+            "post_id": ["p1", "p2", "p3"],
+            "platform": ["x", "x", "x"],
+            "account_id": ["a", "b", "a"],
+            "created_at": pa.array(
+                [datetime(2024, 1, 1, 0, 0, s) for s in (0, 5, 9)], pa.timestamp("ms")
+            ),
+            "kind": ["post", "REPOST", None],
+            "parent_post_id": [None, "p1", None],
+            "urls": [["HTTP://A.com/?utm_medium=x"], None, []],
+            "hashtags": ["One two", None, "#Three"],  # space-separated strings work too
+            "text": ["hello there friends", None, "bonjour à tous les amis"],
+        }
+    )
     path = tmp_path / "p.parquet"
     pq.write_table(table, path)
     report = ingest_files(ws, [path])

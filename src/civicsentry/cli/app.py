@@ -41,7 +41,9 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 WorkspaceOpt = Annotated[
     Path,
     typer.Option(
-        "--workspace", "-w", envvar="CIVICSENTRY_WORKSPACE",
+        "--workspace",
+        "-w",
+        envvar="CIVICSENTRY_WORKSPACE",
         help="Workspace file (DuckDB); created on first use.",
     ),
 ]
@@ -68,8 +70,13 @@ def emit_json(value: Any) -> None:
 def progress_bar(*, transient: bool = True) -> Progress:
     """A rich progress bar on stderr (hidden when stderr is not a terminal)."""
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=transient,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
         disable=not console.is_terminal,
     )
 

@@ -19,20 +19,34 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         canonical, sep, column = pair.partition("=")
         if not sep or not canonical.strip() or not column.strip():
-            raise InvalidParams(f"--map takes canonical=column (e.g. account_id=user_id), not {pair!r}.")
+            raise InvalidParams(
+                f"--map takes canonical=column (e.g. account_id=user_id), not {pair!r}."
+            )
         mapping[canonical.strip()] = column.strip()
     return mapping
 
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files, folders or globs (.gz/.zst/.bz2/.xz too).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files, folders or globs (.gz/.zst/.bz2/.xz too).")
+    ],
     workspace_path: WorkspaceOpt = DEFAULT_WS,
-    format: Annotated[str | None, typer.Option("--format", "-f", help="Force a format (see `civicsentry formats`).")] = None,  # noqa: A002
-    map_: Annotated[list[str] | None, typer.Option("--map", help="canonical=column, repeatable.")] = None,
-    platform: Annotated[str | None, typer.Option(help="Platform code for ids (x, facebook, telegram, ...).")] = None,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Force a format (see `civicsentry formats`)."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="canonical=column, repeatable.")
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option(help="Platform code for ids (x, facebook, telegram, ...).")
+    ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the input.")] = "utf-8",
-    strict: Annotated[bool, typer.Option("--strict", help="Fail on the first bad record, storing nothing of its file.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Fail on the first bad record, storing nothing of its file."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Read files into the workspace: posts, accounts and actions; bad records to quarantine.
@@ -48,8 +62,16 @@ def ingest(
         def tick(source: str, n: int) -> None:
             bar.update(task, description=f"ingest {Path(source).name}", completed=n)
 
-        report = ingest_files(ws, paths, format=format, mapping=mapping, platform=platform,
-                              encoding=encoding, strict=strict, progress=tick)
+        report = ingest_files(
+            ws,
+            paths,
+            format=format,
+            mapping=mapping,
+            platform=platform,
+            encoding=encoding,
+            strict=strict,
+            progress=tick,
+        )
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -59,14 +81,29 @@ def ingest(
 
 
 def _print_report(report: IngestReport) -> None:
-    t = Table("file", "format", "read", "stored", "duplicate", "quarantined", "accounts", "actions", "s")
+    t = Table(
+        "file", "format", "read", "stored", "duplicate", "quarantined", "accounts", "actions", "s"
+    )
     for f in report.files:
         if f.error:
             t.add_row(f.source, f.format, "[red]failed[/]", "", "", "", "", "", "")
         else:
-            t.add_row(f.source, f.format, *(f"{getattr(f, k):,}" for k in (
-                "rows_read", "rows_stored", "rows_duplicate", "rows_quarantined", "accounts", "actions")),
-                f"{f.seconds:.1f}")
+            t.add_row(
+                f.source,
+                f.format,
+                *(
+                    f"{getattr(f, k):,}"
+                    for k in (
+                        "rows_read",
+                        "rows_stored",
+                        "rows_duplicate",
+                        "rows_quarantined",
+                        "accounts",
+                        "actions",
+                    )
+                ),
+                f"{f.seconds:.1f}",
+            )
     out.print(t)
     out.print(
         f"rows read {report.total('rows_read'):,} = stored {report.total('rows_stored'):,} + duplicate "
@@ -87,8 +124,10 @@ def info(workspace_path: WorkspaceOpt = DEFAULT_WS, as_json: JsonOpt = False) ->
     if as_json:
         emit_json(summary)
         return
-    out.print(f"[bold]{summary.path}[/] (schema {summary.schema_version}): {summary.posts:,} posts, "
-              f"{summary.accounts:,} accounts, {summary.actions:,} actions, {summary.quarantined:,} quarantined")
+    out.print(
+        f"[bold]{summary.path}[/] (schema {summary.schema_version}): {summary.posts:,} posts, "
+        f"{summary.accounts:,} accounts, {summary.actions:,} actions, {summary.quarantined:,} quarantined"
+    )
     for title, rows in (("platforms", summary.platforms), ("sources", summary.sources)):
         if rows:
             t = Table(*rows[0].keys(), title=title)
@@ -129,7 +168,9 @@ def formats(as_json: JsonOpt = False) -> None:
     """List the input formats, in the order auto-detection tries them."""
     from ..ingest import REGISTRY
 
-    rows = [{"name": a.name, "title": a.title, "aliases": list(a.aliases)} for a in REGISTRY.values()]
+    rows = [
+        {"name": a.name, "title": a.title, "aliases": list(a.aliases)} for a in REGISTRY.values()
+    ]
     if as_json:
         emit_json(rows)
         return

@@ -12,7 +12,16 @@ from ..normalise import parse_time
 from .base import Adapter, Bad, Batch, Options, Sample
 from .readers import CsvRows
 
-COLUMNS = ("message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp", "urls")
+COLUMNS = (
+    "message_id",
+    "user_id",
+    "username",
+    "repost_id",
+    "reply_id",
+    "message",
+    "timestamp",
+    "urls",
+)
 PLATFORM = "cnt"
 
 
@@ -44,11 +53,23 @@ def read(path: Path, options: Options) -> Iterator[Batch]:
             row[h] for h in rows.header
         )
         created = parse_time(timestamp)
-        kind, parent = ("repost", repost_id) if repost_id else ("reply", reply_id) if reply_id else ("post", None)
+        kind, parent = (
+            ("repost", repost_id)
+            if repost_id
+            else ("reply", reply_id)
+            if reply_id
+            else ("post", None)
+        )
         post: dict[str, Any] = {
-            "position": position, "platform": platform, "post_id": _value(message_id),
-            "account_id": _value(user_id), "handle": _value(username), "created_at": created,
-            "kind": kind, "parent_post_id": parent, "text": _value(message),
+            "position": position,
+            "platform": platform,
+            "post_id": _value(message_id),
+            "account_id": _value(user_id),
+            "handle": _value(username),
+            "created_at": created,
+            "kind": kind,
+            "parent_post_id": parent,
+            "text": _value(message),
             "urls": [u for u in urls.split(" ") if u] if urls else None,
         }
         if created is None and timestamp:

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..normalise import parse_time
 from .base import Adapter, Bad, Batch, Options, Sample
 from .tabular import _parquet_batches, _records, _text, is_parquet
-from ..normalise import parse_time
 
 COLUMNS = ("object_id", "account_id", "content_id", "timestamp_share")
 PLATFORM = "coortweet"
@@ -50,9 +50,13 @@ def read(path: Path, options: Options) -> Iterator[Batch]:
         raw_time = row.get("timestamp_share")
         created = parse_time(raw_time)
         post = {
-            "position": position, "platform": platform, "post_id": post_id,
-            "account_id": _text(row.get("account_id")), "created_at": created,
-            "kind": kind, "parent_post_id": obj,
+            "position": position,
+            "platform": platform,
+            "post_id": post_id,
+            "account_id": _text(row.get("account_id")),
+            "created_at": created,
+            "kind": kind,
+            "parent_post_id": obj,
         }
         if obj is None:
             post["problem"] = "missing object_id"

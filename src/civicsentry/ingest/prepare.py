@@ -46,13 +46,15 @@ def _fit_row(row: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as e:
         if "problem" not in schema.names:
             return {k: row.get(k) for k in ("platform", "account_id")}
-        keep = {k: row.get(k) for k in ("position", "platform", "post_id") if isinstance(row.get(k), int | str)}
+        keep = {
+            k: row.get(k)
+            for k in ("position", "platform", "post_id")
+            if isinstance(row.get(k), int | str)
+        }
         return {**keep, "problem": f"field of the wrong type: {e}", "raw": truncate(repr(row))}
 
 
-def _map_list(
-    col: pa.ChunkedArray | pa.Array, *fns: Callable[[str], str | None]
-) -> list[pa.Array]:
+def _map_list(col: pa.ChunkedArray | pa.Array, *fns: Callable[[str], str | None]) -> list[pa.Array]:
     """Apply each ``fn`` to every string inside a list<string> column, once per distinct
     value; one output column per function. Values mapped to None stay as nulls inside
     the lists (the store drops them)."""
@@ -66,7 +68,9 @@ def _map_list(
     outs = []
     for fn in fns:
         mapped = pa.array([None if v is None else fn(v) for v in distinct], pa.string())
-        outs.append(pa.ListArray.from_arrays(arr.offsets, mapped.take(positions), mask=arr.is_null()))
+        outs.append(
+            pa.ListArray.from_arrays(arr.offsets, mapped.take(positions), mask=arr.is_null())
+        )
     return outs
 
 
@@ -81,7 +85,9 @@ def prepare_posts(rows: list[dict[str, Any]] | pa.Table, *, detect_lang: bool = 
     table = table.set_column(table.schema.get_field_index("urls"), "urls", urls)
     table = table.append_column("domains", domains)
     for name, fn in (("hashtags", normalise_hashtag), ("mentions", normalise_handle)):
-        table = table.set_column(table.schema.get_field_index(name), name, _map_list(table.column(name), fn)[0])
+        table = table.set_column(
+            table.schema.get_field_index(name), name, _map_list(table.column(name), fn)[0]
+        )
     if detect_lang:
         table = _fill_languages(table)
     return table
@@ -98,7 +104,9 @@ def _fill_languages(table: pa.Table) -> pa.Table:
         detect_language(t) if need else given
         for t, need, given in zip(texts, flags, lang.to_pylist(), strict=True)
     ]
-    return table.set_column(table.schema.get_field_index("lang"), "lang", pa.array(filled, pa.string()))
+    return table.set_column(
+        table.schema.get_field_index("lang"), "lang", pa.array(filled, pa.string())
+    )
 
 
 def prepare_accounts(rows: list[dict[str, Any]] | pa.Table) -> pa.Table:

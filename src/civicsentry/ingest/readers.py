@@ -30,7 +30,11 @@ _MAGIC = {
 }
 # What a compressed stream raises when it is cut short or corrupt.
 STREAM_ERRORS: tuple[type[BaseException], ...] = (
-    EOFError, zlib.error, zstandard.ZstdError, OSError, lzma.LZMAError,
+    EOFError,
+    zlib.error,
+    zstandard.ZstdError,
+    OSError,
+    lzma.LZMAError,
 )
 
 
@@ -102,7 +106,7 @@ def open_binary(path: Path) -> IO[bytes]:
     except OSError as e:
         raise BadInputFile(f"Cannot read {path}: {e.strerror or e}") from e
     if kind is None:
-        return open(path, "rb")  # noqa: SIM115
+        return open(path, "rb")
     return io.BufferedReader(_Decompressing(path, _DECOMPRESSORS[kind]), buffer_size=1 << 16)
 
 
@@ -155,7 +159,7 @@ def _csv_header(head: bytes, name: str) -> tuple[str, ...] | None:
 
 
 def sniff_delimiter(header_line: str, name: str = "") -> str:
-    if name.endswith(".tsv") or name.endswith(".tab"):
+    if name.endswith((".tsv", ".tab")):
         return "\t"
     counts = {d: header_line.count(d) for d in (",", "\t", ";", "|")}
     best = max(counts, key=lambda d: counts[d])
@@ -265,7 +269,9 @@ class CsvRows:
     Rows with the wrong number of fields, undecodable bytes or oversized fields become
     ``Bad``; a compressed stream that ends early ends the iteration with a ``Bad``."""
 
-    def __init__(self, path: Path, *, delimiter: str | None = None, encoding: str = "utf-8") -> None:
+    def __init__(
+        self, path: Path, *, delimiter: str | None = None, encoding: str = "utf-8"
+    ) -> None:
         self.path = path
         self.encoding = "utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding
         head = read_head(path, 8192).decode(self.encoding, errors="replace")
@@ -276,7 +282,9 @@ class CsvRows:
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]] | Bad]:
         with open_binary(self.path) as raw:
-            text = io.TextIOWrapper(raw, encoding=self.encoding, errors="surrogateescape", newline="")  # type: ignore[arg-type]
+            text = io.TextIOWrapper(
+                raw, encoding=self.encoding, errors="surrogateescape", newline=""
+            )  # type: ignore[arg-type]
             reader = csv.reader(text, delimiter=self.delimiter)
             try:
                 self.header = [h.strip() for h in next(reader)]
@@ -294,7 +302,10 @@ class CsvRows:
                 except StopIteration:
                     return
                 except STREAM_ERRORS as e:
-                    yield Bad(reader.line_num + 1, f"file is truncated or corrupt after line {reader.line_num} ({e})")
+                    yield Bad(
+                        reader.line_num + 1,
+                        f"file is truncated or corrupt after line {reader.line_num} ({e})",
+                    )
                     return
                 except csv.Error as e:
                     yield Bad(reader.line_num, f"malformed CSV: {e}")
@@ -304,8 +315,11 @@ class CsvRows:
                 line = start
                 joined = self.delimiter.join(row)
                 if any("\udc80" <= ch <= "\udcff" for ch in joined):
-                    yield Bad(line, f"not valid {self.encoding}; pass --encoding if the file uses another",
-                              truncate(joined.encode("utf-8", "surrogateescape")))
+                    yield Bad(
+                        line,
+                        f"not valid {self.encoding}; pass --encoding if the file uses another",
+                        truncate(joined.encode("utf-8", "surrogateescape")),
+                    )
                     continue
                 if len(row) != n:
                     yield Bad(line, f"expected {n} fields, found {len(row)}", truncate(joined))

@@ -20,7 +20,16 @@ from .readers import CsvRows, is_parquet, iter_json_lines, read_head
 
 REQUIRED = ("post_id", "account_id", "created_at")
 LIST_FIELDS = ("urls", "hashtags", "mentions", "media_hashes")
-TEXT_FIELDS = ("platform", "post_id", "account_id", "kind", "parent_post_id", "text", "lang", "handle")
+TEXT_FIELDS = (
+    "platform",
+    "post_id",
+    "account_id",
+    "kind",
+    "parent_post_id",
+    "text",
+    "lang",
+    "handle",
+)
 ACCOUNT_PROFILE = ("handle", "display_name", "followers", "following", "description", "verified")
 
 
@@ -110,8 +119,14 @@ def row_to_account(row: Mapping[str, Any], options: Options) -> dict[str, Any]:
             acc[f.name] = str(v).strip().lower() in ("1", "true", "t", "yes", "y")
         else:
             acc[f.name] = str(v)
-    acc["platform"] = options.platform or acc["platform"] or (
-        acc["account_id"].split(":", 1)[0] if acc["account_id"] and ":" in acc["account_id"] else None
+    acc["platform"] = (
+        options.platform
+        or acc["platform"]
+        or (
+            acc["account_id"].split(":", 1)[0]
+            if acc["account_id"] and ":" in acc["account_id"]
+            else None
+        )
     )
     return acc
 
@@ -124,18 +139,25 @@ def _int(v: Any) -> int | None:
 
 
 # -- reading -----------------------------------------------------------------------------
-def _check_columns(columns: list[str], options: Options, required: tuple[str, ...], path: Path) -> None:
+def _check_columns(
+    columns: list[str], options: Options, required: tuple[str, ...], path: Path
+) -> None:
     present = set(columns)
     missing = [r for r in required if options.mapping.get(r, r) not in present]
     if missing:
-        shown = [f"{r} (mapped to {options.mapping[r]!r})" if r in options.mapping else r for r in missing]
+        shown = [
+            f"{r} (mapped to {options.mapping[r]!r})" if r in options.mapping else r
+            for r in missing
+        ]
         raise MissingColumns(
             f"{path}: missing column(s) {', '.join(shown)}; the file has {', '.join(columns[:15])}. "
             "Map them with --map canonical=column."
         )
 
 
-def _records(path: Path, options: Options, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]] | Bad]:
+def _records(
+    path: Path, options: Options, required: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, Any]] | Bad]:
     """Dict records of a CSV/TSV or JSON-Lines file, with the required columns checked."""
     head = read_head(path, 4096).lstrip()
     if head.startswith(b"{"):
@@ -195,7 +217,9 @@ def read_accounts(path: Path, options: Options) -> Iterator[Batch]:
     yield Batch(accounts=accounts, bad=bad)
 
 
-def _parquet_batches(path: Path, options: Options, required: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(
+    path: Path, options: Options, required: tuple[str, ...]
+) -> Iterator[pa.RecordBatch]:
     try:
         pf = pq.ParquetFile(path)
         _check_columns(pf.schema_arrow.names, options, required, path)
@@ -222,7 +246,9 @@ def arrow_posts(t: pa.Table, offset: int, options: Options) -> pa.Table:
         src = m.get(name, name)
         return t.column(src) if src in t.column_names else None
 
-    out: dict[str, Any] = {"position": pa.array(np.arange(offset + 1, offset + n + 1, dtype=np.int64))}
+    out: dict[str, Any] = {
+        "position": pa.array(np.arange(offset + 1, offset + n + 1, dtype=np.int64))
+    }
     for name in TEXT_FIELDS:
         c = col(name)
         out[name] = c.cast(pa.string()) if c is not None else pa.nulls(n, pa.string())
@@ -244,11 +270,14 @@ def arrow_posts(t: pa.Table, offset: int, options: Options) -> pa.Table:
     out["created_at"], problems = _arrow_times(col("created_at"), n)
     out["problem"] = problems
     if problems.null_count < n:  # show the offending value; formatting every time is costly
-        out["raw"] = pc.if_else(pc.is_null(problems), pa.scalar(None, pa.string()),
-                                col("created_at").cast(pa.string()))  # type: ignore[union-attr]
+        out["raw"] = pc.if_else(
+            pc.is_null(problems), pa.scalar(None, pa.string()), col("created_at").cast(pa.string())
+        )  # type: ignore[union-attr]
     arrays = [out[f.name] if f.name in out else pa.nulls(n, f.type) for f in RAW_POSTS]
-    return pa.Table.from_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays],
-                                schema=RAW_POSTS)
+    return pa.Table.from_arrays(
+        [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays],
+        schema=RAW_POSTS,
+    )
 
 
 def _arrow_times(c: pa.ChunkedArray | None, n: int) -> tuple[pa.Array, pa.Array]:
@@ -271,9 +300,11 @@ def _arrow_times(c: pa.ChunkedArray | None, n: int) -> tuple[pa.Array, pa.Array]
             uniq = pc.unique(strings)
             parsed = pa.array([parse_time(v) for v in uniq.to_pylist()], TS)
             values = parsed.take(pc.index_in(strings, value_set=uniq))
-    problems = pc.if_else(pc.and_(pc.is_null(values), pc.is_valid(c)),
-                          pa.scalar("created_at is not a date/time", pa.string()),
-                          pa.scalar(None, pa.string()))
+    problems = pc.if_else(
+        pc.and_(pc.is_null(values), pc.is_valid(c)),
+        pa.scalar("created_at is not a date/time", pa.string()),
+        pa.scalar(None, pa.string()),
+    )
     return values, problems
 
 
@@ -306,9 +337,17 @@ counted).
 """
 
 ADAPTER = Adapter(
-    name="table", title="Canonical table (CSV/TSV/Parquet/JSON Lines)", sniff=_sniff_posts,
-    read=read_posts, doc=_DOC, aliases=("csv", "tsv", "parquet", "jsonl", "canonical"),
+    name="table",
+    title="Canonical table (CSV/TSV/Parquet/JSON Lines)",
+    sniff=_sniff_posts,
+    read=read_posts,
+    doc=_DOC,
+    aliases=("csv", "tsv", "parquet", "jsonl", "canonical"),
 )
 ACCOUNTS_ADAPTER = Adapter(
-    name="accounts", title="Account table", sniff=_sniff_accounts, read=read_accounts, doc="",
+    name="accounts",
+    title="Account table",
+    sniff=_sniff_accounts,
+    read=read_accounts,
+    doc="",
 )

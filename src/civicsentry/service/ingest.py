@@ -12,15 +12,14 @@ id, so re-ingesting stores nothing twice. For every file:
 from __future__ import annotations
 
 import glob
-import queue
-import threading
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
 from typing import TypeVar
 
 import pyarrow as pa
@@ -70,7 +69,14 @@ class IngestReport:
         return tuple(f for f in self.files if f.error)
 
     def as_dict(self) -> dict[str, object]:
-        keys = ("rows_read", "rows_stored", "rows_duplicate", "rows_quarantined", "accounts", "actions")
+        keys = (
+            "rows_read",
+            "rows_stored",
+            "rows_duplicate",
+            "rows_quarantined",
+            "accounts",
+            "actions",
+        )
         return {
             "files": [f.__dict__ for f in self.files],
             **{k: self.total(k) for k in keys},
@@ -101,7 +107,7 @@ def ingest_files(
     ws: Workspace,
     paths: Sequence[str | Path],
     *,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
     mapping: Mapping[str, str] | None = None,
     platform: str | None = None,
     encoding: str = "utf-8",
@@ -127,13 +133,20 @@ def ingest_files(
             continue
         results.append(replace(result, seconds=round(time.perf_counter() - started, 3)))
     report = IngestReport(tuple(results))
-    ws.audit("ingest", {k: v for k, v in report.as_dict().items() if k != "files"}
-             | {"sources": [f.source for f in results]})
+    ws.audit(
+        "ingest",
+        {k: v for k, v in report.as_dict().items() if k != "files"}
+        | {"sources": [f.source for f in results]},
+    )
     return report
 
 
 def _ingest_one(
-    ws: Workspace, path: Path, adapter: Adapter, options: Options, strict: bool,
+    ws: Workspace,
+    path: Path,
+    adapter: Adapter,
+    options: Options,
+    strict: bool,
     progress: ProgressFn | None,
 ) -> FileResult:
     con = ws.con
@@ -143,15 +156,22 @@ def _ingest_one(
     n_actions = 0
     with ws.transaction():
         batch_id = ws.next_id("ingest_log", "ingest_batch")
-        params = {"format": adapter.name, "mapping": dict(options.mapping), "platform": options.platform,
-                  "encoding": options.encoding, "strict": strict}
+        params = {
+            "format": adapter.name,
+            "mapping": dict(options.mapping),
+            "platform": options.platform,
+            "encoding": options.encoding,
+            "strict": strict,
+        }
         con.execute(
             "INSERT INTO ingest_log (ingest_batch, source, format, started_at, params, civicsentry_version)"
             " VALUES (?, ?, ?, now(), ?, ?)",
             [batch_id, source, adapter.name, json.dumps(params), __version__],
         )
-        con.execute("CREATE OR REPLACE TEMP TABLE _accounts_stage AS SELECT *, 0::BIGINT AS seq "
-                    "FROM (SELECT * FROM accounts LIMIT 0)")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _accounts_stage AS SELECT *, 0::BIGINT AS seq "
+            "FROM (SELECT * FROM accounts LIMIT 0)"
+        )
         try:
             for posts, accounts, bad in _buffered(adapter.read(path, options)):
                 counts["rows_read"] += posts.num_rows + len(bad)
@@ -159,7 +179,9 @@ def _ingest_one(
                 counts["rows_quarantined"] += q
                 if q and strict:
                     first = _reasons(con, batch_id, 1)[0]
-                    raise StrictModeViolation(f"{source}: {first} (--strict: nothing from this file was stored)")
+                    raise StrictModeViolation(
+                        f"{source}: {first} (--strict: nothing from this file was stored)"
+                    )
                 stored, valid = _store_posts(con, source, batch_id, posts)
                 counts["rows_stored"] += stored
                 counts["rows_duplicate"] += valid - stored
@@ -181,8 +203,15 @@ def _ingest_one(
         con.execute("DROP TABLE IF EXISTS _accounts_stage; DROP TABLE IF EXISTS _new")
         if counts["rows_quarantined"]:
             reasons = _reasons(con, batch_id, 5)
-    return FileResult(source, adapter.name, batch_id, **counts, accounts=n_accounts, actions=n_actions,
-                      quarantine_sample=tuple(reasons))
+    return FileResult(
+        source,
+        adapter.name,
+        batch_id,
+        **counts,
+        accounts=n_accounts,
+        actions=n_actions,
+        quarantine_sample=tuple(reasons),
+    )
 
 
 def _prefetch(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
@@ -265,8 +294,10 @@ _REASON = f"""CASE
 
 def _qualify(col: str) -> str:
     # Platform-qualified ids everywhere: `x:123`. Ids that already carry it stay as they are.
-    return (f"CASE WHEN {col} IS NULL THEN NULL WHEN starts_with({col}, platform || ':') "
-            f"THEN {col} ELSE platform || ':' || {col} END")
+    return (
+        f"CASE WHEN {col} IS NULL THEN NULL WHEN starts_with({col}, platform || ':') "
+        f"THEN {col} ELSE platform || ':' || {col} END"
+    )
 
 
 def _clean_list(expr: str) -> str:
@@ -305,18 +336,23 @@ def _store_posts(con, source: str, batch_id: int, posts: pa.Table) -> tuple[int,
     # Dropping repeats inside the chunk sorts it; skip that when there are none (the usual case).
     repeats = con.execute("SELECT count(*) - count(DISTINCT post_id) FROM _chunk").fetchall()[0][0]
     dedup = "DISTINCT ON (post_id)" if repeats else ""
-    con.execute(f"""
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE _valid AS
         SELECT {dedup} * FROM (
-            SELECT {_qualify('post_id')} AS post_id, platform, {_qualify('account_id')} AS account_id,
-                   created_at, coalesce(kind, 'post') AS kind, {_qualify('parent_post_id')} AS parent_post_id,
-                   text, lang, {_clean_list('urls')} AS urls, {_clean_list('list_distinct(domains)')} AS domains,
-                   {_clean_list('hashtags')} AS hashtags, {_clean_list('mentions')} AS mentions,
-                   {_clean_list('media_hashes')} AS media_hashes,
+            SELECT {_qualify("post_id")} AS post_id, platform, {_qualify("account_id")} AS account_id,
+                   created_at, coalesce(kind, 'post') AS kind, {_qualify("parent_post_id")} AS parent_post_id,
+                   text, lang, {_clean_list("urls")} AS urls, {_clean_list("list_distinct(domains)")} AS domains,
+                   {_clean_list("hashtags")} AS hashtags, {_clean_list("mentions")} AS mentions,
+                   {_clean_list("media_hashes")} AS media_hashes,
                    ? || ':' || position AS source, position
             FROM _chunk WHERE ({_REASON}) IS NULL)
-        {"ORDER BY post_id, position" if repeats else ""}""", [source]).fetchall()
-    valid = int(con.execute(f"SELECT count(*) FROM _chunk WHERE ({_REASON}) IS NULL").fetchall()[0][0])
+        {"ORDER BY post_id, position" if repeats else ""}""",
+        [source],
+    ).fetchall()
+    valid = int(
+        con.execute(f"SELECT count(*) FROM _chunk WHERE ({_REASON}) IS NULL").fetchall()[0][0]
+    )
     con.unregister("_chunk")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _new AS
@@ -334,20 +370,29 @@ def _stage_accounts(con, posts: pa.Table, accounts: list[pa.Table]) -> None:  # 
     if posts.num_rows:
         con.register("_chunk", posts.select(["platform", "account_id", "handle", "problem"]))
         con.execute(f"""INSERT INTO _accounts_stage (account_id, platform, handle, seq)
-            SELECT DISTINCT {_qualify('account_id')}, platform, handle, 0 FROM _chunk
+            SELECT DISTINCT {_qualify("account_id")}, platform, handle, 0 FROM _chunk
             WHERE problem IS NULL AND account_id IS NOT NULL AND platform IS NOT NULL
               AND handle IS NOT NULL""").fetchall()
         con.unregister("_chunk")
     for i, table in enumerate(accounts, start=1):
         con.register("_acc", table)
         con.execute(f"""INSERT INTO _accounts_stage BY NAME
-            SELECT * REPLACE ({_qualify('account_id')} AS account_id), {i} AS seq FROM _acc
+            SELECT * REPLACE ({_qualify("account_id")} AS account_id), {i} AS seq FROM _acc
             WHERE account_id IS NOT NULL AND platform IS NOT NULL""").fetchall()
         con.unregister("_acc")
 
 
-_PROFILE = ("handle", "display_name", "created_at", "followers", "following", "posts_count",
-            "verified", "description", "location")
+_PROFILE = (
+    "handle",
+    "display_name",
+    "created_at",
+    "followers",
+    "following",
+    "posts_count",
+    "verified",
+    "description",
+    "location",
+)
 
 
 def _merge_accounts(con, batch_id: int) -> int:  # type: ignore[no-untyped-def]

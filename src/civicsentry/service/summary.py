@@ -39,27 +39,42 @@ def workspace_info(ws: Workspace) -> WorkspaceInfo:
         accounts=int(ws.scalar("SELECT count(*) FROM accounts")),
         actions=int(ws.scalar("SELECT count(*) FROM actions")),
         quarantined=int(ws.scalar("SELECT count(*) FROM quarantine")),
-        platforms=_dicts(ws, """
+        platforms=_dicts(
+            ws,
+            """
             SELECT platform, count(*) AS posts, count(DISTINCT account_id) AS accounts,
                    min(created_at)::VARCHAR AS first, max(created_at)::VARCHAR AS last
-            FROM posts GROUP BY platform ORDER BY posts DESC"""),
-        sources=_dicts(ws, """
+            FROM posts GROUP BY platform ORDER BY posts DESC""",
+        ),
+        sources=_dicts(
+            ws,
+            """
             SELECT source, format, count(*) AS runs, sum(rows_read) AS rows_read,
                    sum(rows_stored) AS rows_stored, sum(rows_duplicate) AS rows_duplicate,
                    sum(rows_quarantined) AS rows_quarantined, max(finished_at)::VARCHAR AS last_run
-            FROM ingest_log GROUP BY source, format ORDER BY source"""),
-        kinds=dict(ws.sql("SELECT kind, count(*) FROM posts GROUP BY 1 ORDER BY 2 DESC").fetchall()),
-        action_types=dict(ws.sql(
-            "SELECT object_type, count(*) FROM actions GROUP BY 1 ORDER BY 2 DESC").fetchall()),
+            FROM ingest_log GROUP BY source, format ORDER BY source""",
+        ),
+        kinds=dict(
+            ws.sql("SELECT kind, count(*) FROM posts GROUP BY 1 ORDER BY 2 DESC").fetchall()
+        ),
+        action_types=dict(
+            ws.sql(
+                "SELECT object_type, count(*) FROM actions GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall()
+        ),
     )
 
 
-def quarantined(ws: Workspace, *, source: str | None = None, limit: int | None = 50) -> list[dict[str, Any]]:
+def quarantined(
+    ws: Workspace, *, source: str | None = None, limit: int | None = 50
+) -> list[dict[str, Any]]:
     """Quarantined records, oldest first, optionally for one source."""
     where = "WHERE source = ?" if source else ""
     lim = f"LIMIT {int(limit)}" if limit else ""
-    rel = ws.sql(f"SELECT * FROM quarantine {where} ORDER BY ingest_batch, position {lim}",
-                 params=[source] if source else None)
+    rel = ws.sql(
+        f"SELECT * FROM quarantine {where} ORDER BY ingest_batch, position {lim}",
+        params=[source] if source else None,
+    )
     return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
@@ -80,5 +95,7 @@ def export_quarantine(ws: Workspace, path: str | Path, *, source: str | None = N
         w = csv.writer(f)
         w.writerow(["source", "position", "reason", "raw", "ingest_batch"])
         for r in rows:
-            w.writerow([safe_cell(r[k]) for k in ("source", "position", "reason", "raw", "ingest_batch")])
+            w.writerow(
+                [safe_cell(r[k]) for k in ("source", "position", "reason", "raw", "ingest_batch")]
+            )
     return len(rows)
