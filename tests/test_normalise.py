@@ -103,6 +103,7 @@ def test_language_detection_is_offline_and_skips_short_text() -> None:
         ("Fri Jan 01 10:00:00 +0000 2021", datetime(2021, 1, 1, 10, tzinfo=UTC)),
         (1609495200, datetime(2021, 1, 1, 10, tzinfo=UTC)),
         ("1609495200000", datetime(2021, 1, 1, 10, tzinfo=UTC)),  # milliseconds
+        ("20210101", datetime(2021, 1, 1, tzinfo=UTC)),  # ISO basic date, not epoch seconds
         (1609495200.5, datetime(2021, 1, 1, 10, 0, 0, 500000, tzinfo=UTC)),
     ],
 )

@@ -174,7 +174,8 @@ _TWITTER_V1_TIME = "%a %b %d %H:%M:%S %z %Y"
 
 def parse_time(value: object) -> datetime | None:
     """A UTC datetime from what platforms write: ISO 8601 (``Z`` or offset; naive means
-    UTC), Unix epoch seconds/milliseconds/microseconds as number or digit string, Twitter
+    UTC; `20210101` is a basic-format date), Unix epoch seconds/milliseconds/microseconds as
+    number or digit string, Twitter
     v1.1's ``Wed Oct 10 20:19:24 +0000 2018``. None when it is none of these."""
     if value is None or value == "":
         return None
@@ -186,17 +187,24 @@ def parse_time(value: object) -> datetime | None:
         return _from_epoch(float(value))
     if not isinstance(value, str):
         return None
-    s = value.strip()
-    if re.fullmatch(r"-?\d+(\.\d+)?", s):
-        return _from_epoch(float(s))
+    return _parse_time_str(value.strip())
+
+
+@lru_cache(maxsize=100_000)  # profiles and bursts repeat the same strings
+def _parse_time_str(s: str) -> datetime | None:
     try:
-        dt = datetime.fromisoformat(s)
+        dt = datetime.fromisoformat(s)  # the common case first
     except ValueError:
+        if _NUMBER.fullmatch(s):
+            return _from_epoch(float(s))
         try:
             dt = datetime.strptime(s, _TWITTER_V1_TIME)
         except ValueError:
             return None
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 def _from_epoch(x: float) -> datetime | None:

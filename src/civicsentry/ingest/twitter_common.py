@@ -4,6 +4,7 @@ account profiles (the same author appears on thousands of tweets)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -89,6 +90,9 @@ class Collector:
         self.posts: list[dict[str, Any]] = []
         self.accounts: dict[str, dict[str, Any]] = {}
         self.bad: list[Bad] = []
+        # Full profiles repeat on every page an account appears on: keep the latest raw
+        # object per id and convert it once, at flush (most of the time otherwise).
+        self.deferred: dict[str, tuple[Any, Callable[[Any], dict[str, Any] | None]]] = {}
 
     def post(self, post: dict[str, Any]) -> None:
         self.posts.append(post)
@@ -103,10 +107,17 @@ class Collector:
         else:
             old.update({k: v for k, v in account.items() if v is not None})
 
+    def defer_account(self, key: str, raw: Any, convert: Callable[[Any], dict[str, Any] | None]) -> None:
+        self.deferred[key] = (raw, convert)
+
     def full(self) -> bool:
-        return len(self.posts) + len(self.bad) >= self.size or len(self.accounts) >= self.size
+        n_accounts = len(self.accounts) + len(self.deferred)
+        return len(self.posts) + len(self.bad) >= self.size or n_accounts >= self.size
 
     def flush(self) -> Batch:
+        for raw, convert in self.deferred.values():
+            self.account(convert(raw))
+        self.deferred = {}
         batch = Batch(posts=self.posts, accounts=list(self.accounts.values()), bad=self.bad)
         self.posts, self.accounts, self.bad = [], {}, []
         return batch

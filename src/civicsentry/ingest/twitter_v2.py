@@ -183,8 +183,8 @@ def _error_reason(page: dict[str, Any]) -> str:
 def _page(page: dict[str, Any], lineno: int, platform: str, out: Collector) -> None:
     includes = as_dict(page.get("includes"))
     users = {u["id"]: u for u in as_items(includes.get("users")) if isinstance(u.get("id"), str)}
-    for user in users.values():
-        out.account(account(user, platform))
+    for uid, user in users.items():
+        out.defer_account(uid, user, lambda u: account(u, platform))
     data = page.get("data")
     items = [data] if isinstance(data, dict) else data if isinstance(data, list) else None
     if data is not None and items is None:

@@ -1,0 +1,132 @@
+"""Ingest speed and memory on simulated data: Parquet and X API v2 JSON (twarc2 pages).
+
+Each run is a whole `civicsentry ingest` process into a fresh workspace (so start-up,
+format detection, normalisation, deduplication, derivation of actions and the commit
+are all counted); peak memory is the process's peak RSS, sampled every 20 ms.
+
+    .venv/bin/python bench/bench_ingest.py --sizes 1000000 10000000 --repeat 3
+
+writes its table into docs/benchmarks.md between the `ingest` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent / "civicsentry"
+START, END = "<!-- ingest:start -->", "<!-- ingest:end -->"
+
+
+def run(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes, the process and its children) of a command."""
+    t0 = time.perf_counter()
+    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            rss = proc.memory_info().rss + sum(
+                c.memory_info().rss for c in proc.children(recursive=True)
+            )
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    return elapsed, peak
+
+
+def bench(size: int, fmt: str, repeat: int, work: Path) -> dict[str, object]:
+    data = work / f"{fmt}-{size}"
+    if not data.exists():
+        subprocess.run(
+            [str(BIN), "simulate", str(data), "--posts", str(size), "--seed", "1", "--format", fmt],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    posts = data / ("tweets.jsonl" if fmt == "twitter-v2" else "posts.parquet")
+    times, peaks = [], []
+    for _ in range(repeat):
+        ws = work / "ws.duckdb"
+        for f in work.glob("ws.duckdb*"):
+            f.unlink()
+        t, peak = run([str(BIN), "ingest", str(posts), "-w", str(ws)])
+        times.append(t)
+        peaks.append(peak)
+    median = statistics.median(times)
+    return {
+        "format": fmt,
+        "posts": size,
+        "file_mb": posts.stat().st_size / 1e6,
+        "runs": repeat,
+        "median_s": median,
+        "posts_per_s": size / median,
+        "peak_rss_mb": max(peaks) / 1e6,
+    }
+
+
+def markdown(rows: list[dict[str, object]], command: str) -> str:
+    lines = [
+        START,
+        "",
+        f"Command: `{command}` (machine: {psutil.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB; median of the runs shown).",
+        "",
+        "| input | posts | file | runs | median wall time | posts/s | peak RSS |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['format']} | {r['posts']:,} | {r['file_mb']:,.0f} MB | {r['runs']} | "
+            f"{r['median_s']:.1f} s | {r['posts_per_s']:,.0f} | {r['peak_rss_mb']:,.0f} MB |"
+        )
+    return "\n".join([*lines, "", END])
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    doc = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if START in doc and END in doc:
+        doc = doc[: doc.index(START)] + text + doc[doc.index(END) + len(END) :]
+    else:
+        doc = doc.rstrip() + "\n\n## Ingest\n\n" + text + "\n"
+    path.write_text(doc, encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
+    ap.add_argument("--formats", nargs="+", default=["parquet", "twitter-v2"])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--work", type=Path, default=None, help="Keep simulated inputs here.")
+    ap.add_argument("--no-write", action="store_true", help="Print only; leave docs/benchmarks.md.")
+    args = ap.parse_args()
+    command = "python bench/bench_ingest.py " + " ".join(sys.argv[1:])
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for size in args.sizes:
+            for fmt in args.formats:
+                rows.append(bench(size, fmt, args.repeat, work))
+                print(rows[-1], flush=True)
+    text = markdown(rows, command)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
