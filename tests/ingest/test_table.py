@@ -186,3 +186,17 @@ def test_reingest_stores_nothing(ws) -> None:
     assert again.total("rows_stored") == 0 and again.total("rows_duplicate") == 4
     assert ws.scalar("SELECT count(*) FROM posts") == 4
     assert ws.scalar("SELECT count(*) FROM actions") == before
+
+
+def test_list_fields_deduplicated_in_order_after_normalising(ws, tmp_path: Path) -> None:
+    path = tmp_path / "dups.jsonl"
+    path.write_text(
+        '{"post_id": "x:1", "account_id": "x:a", "created_at": 1,'
+        ' "urls": ["https://b.com/?utm_source=1", "https://a.com/", "https://B.com/#x", null],'
+        ' "hashtags": ["#Vote", "vote", "#Polls", "VOTE"]}\n'
+    )
+    ingest_files(ws, [path])
+    urls, domains, tags = ws.sql("SELECT urls, domains, hashtags FROM posts").fetchall()[0]
+    assert urls == ["https://b.com/", "https://a.com/"]
+    assert domains == ["b.com", "a.com"]
+    assert tags == ["vote", "polls"]

@@ -136,6 +136,14 @@ def test_forward_parent_separates_messages_of_one_source() -> None:
     assert telegram._forward_parent(with_id, "x") == "9/55"
 
 
+def test_reply_to_another_chat() -> None:
+    for peer in ("channel77", "-10077"):
+        msg = {"reply_to_message_id": 5, "reply_to_peer_id": peer}
+        assert telegram._reply_parent(msg, "12") == "77/5"
+    assert telegram._reply_parent({"reply_to_message_id": 5}, "12") == "12/5"
+    assert telegram._reply_parent({}, "12") is None
+
+
 def test_legacy_export_without_unixtime_or_sender(ws) -> None:
     report = ingest_files(ws, [TG / "legacy_channel_result.json"])
     assert _counts(report) == (2, 2, 0, 0)

@@ -275,7 +275,7 @@ instead of `Post Created`) and for **Instagram** accounts (`Account`, `User Name
 | created_at | `Post Created` (or `Created`) converted to UTC, see below | same |
 | kind, parent_post_id | `repost` when `Link` is a Facebook post of another Page/account (its owner segment is neither `User Name` nor `Facebook Id`): parent = that post's number, in the same id space as `post_id` | always `post` |
 | text | `Message` | `Description` (the caption), else `Title` |
-| urls | `Final Link` (the unshortened link) or else `Link`, unless it points to the account's own Facebook media; plus URLs in the text | `Link`; plus URLs in the caption |
+| urls | `Final Link` (the unshortened link) or else `Link`, unless it points to the account's own Facebook media; plus URLs in the text, where the `Link` shortener is replaced by `Final Link` | `Link` unless it is the post itself; plus URLs in the caption |
 | hashtags | `#tags` in the text (Unicode-aware) | same |
 | mentions | — (Facebook tags are names, not handles) | `@handles` in the caption |
 | accounts | display_name `Page Name`/`Group Name`, followers `Followers at Posting` (else `Likes at Posting`), created_at `Page Created`, description `Page Description`, location `Page Admin Top Country` (the country most Page admins operate from) | display_name `Account`, followers `Followers at Posting` |
@@ -291,7 +291,7 @@ A row with an abbreviation not in the table is quarantined with the reason; conv
 a file to UTC first (or to ISO 8601 with offsets). Ignored: the interaction counts,
 `Photo`, `Image Text`, `Link Text`, `Description` (on Facebook: the link preview's
 text), sponsor columns.
-"""  # noqa: E501
+"""
 
 ADAPTER = Adapter(
     name="crowdtangle",

@@ -194,7 +194,7 @@ code that reads real downloads.
 
 Ignored: `statistics.*` (engagement), `multimedia` (media URLs expire; no perceptual
 hashes are computed), `surface.*`, `is_branded_content`, `match_type`, `modified_time`.
-"""  # noqa: E501
+"""
 
 ADAPTER = Adapter(
     name="meta_content_library",

@@ -38,6 +38,7 @@ _ACCOUNT_KEYS = re.compile(
     r'|"chats"\s*:\s*\{\s*"about"'
 )
 _PEER = re.compile(r"(user|channel|chat)(\d+)")
+_BOT_PEER = re.compile(r"(-100|-)(\d+)")
 
 
 def _sniff(s: Sample) -> bool:
@@ -132,7 +133,9 @@ def _reply_parent(msg: dict[str, Any], chat_id: str) -> str | None:
     reply = msg.get("reply_to_message_id")
     if reply is None or isinstance(reply, bool):
         return None
-    m = _PEER.fullmatch(str(msg.get("reply_to_peer_id") or ""))
+    # The other chat of a cross-chat reply: "channel123" (Bot API style "-100123" too).
+    peer = str(msg.get("reply_to_peer_id") or "")
+    m = _PEER.fullmatch(peer) or _BOT_PEER.fullmatch(peer)
     return f"{m.group(2) if m else chat_id}/{reply}"
 
 
@@ -326,7 +329,7 @@ posts: they are skipped and not counted as rows read. `"type": "unsupported"` me
 the message among all messages of the file, in document order (service messages
 included), so it points into the file. Edits (`edited`) are ignored: `created_at` is
 the original send time.
-"""  # noqa: E501
+"""
 
 ADAPTER = Adapter(
     name="telegram",

@@ -300,9 +300,11 @@ def _qualify(col: str) -> str:
     )
 
 
-def _clean_list(expr: str) -> str:
+def _clean_list(col: str) -> str:
     # Lists are never null in `posts`: empty when the source had none or none was valid.
-    return f"coalesce(list_filter({expr}, lambda x: x IS NOT NULL), [])"
+    # Two spellings of one link normalise to one URL: keep its first occurrence, in order.
+    return (f"coalesce(list_filter({col}, lambda x, i: x IS NOT NULL "
+            f"AND list_position({col}, x) = i), [])")
 
 
 def _quarantine(con, source: str, batch_id: int, posts: pa.Table, bad: list[Bad]) -> int:  # type: ignore[no-untyped-def]
@@ -342,7 +344,7 @@ def _store_posts(con, source: str, batch_id: int, posts: pa.Table) -> tuple[int,
         SELECT {dedup} * FROM (
             SELECT {_qualify("post_id")} AS post_id, platform, {_qualify("account_id")} AS account_id,
                    created_at, coalesce(kind, 'post') AS kind, {_qualify("parent_post_id")} AS parent_post_id,
-                   text, lang, {_clean_list("urls")} AS urls, {_clean_list("list_distinct(domains)")} AS domains,
+                   text, lang, {_clean_list("urls")} AS urls, {_clean_list("domains")} AS domains,
                    {_clean_list("hashtags")} AS hashtags, {_clean_list("mentions")} AS mentions,
                    {_clean_list("media_hashes")} AS media_hashes,
                    ? || ':' || position AS source, position
