@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,6 +121,24 @@ def test_same_statuses_from_another_instance(ws) -> None:
     # ben is local on fosstodon (acct "ben"): the domain comes from account.url
     assert shallow["account_id"] == "mastodon:ben@fosstodon.example"
     assert ws.scalar("SELECT count(*) FROM accounts WHERE account_id LIKE 'mastodon:ben%'") == 1
+
+
+def test_api_pages_one_per_line_and_one_line_array(ws, tmp_path: Path) -> None:
+    statuses = json.loads((M / "home_timeline.json").read_text(encoding="utf-8"))
+    pages = tmp_path / "pages.jsonl"  # `curl .../timelines/home >> pages.jsonl`, twice
+    pages.write_text(json.dumps(statuses[:2]) + "\n" + json.dumps(statuses[2:]) + "\n")
+    one_line = tmp_path / "timeline.json"  # the raw response body: one line
+    one_line.write_text(json.dumps(statuses))
+    for path in (pages, one_line):
+        assert detect_adapter(sample(path)).name == "mastodon"
+    report = ingest_files(ws, [pages])
+    assert_counts_add_up(report)
+    assert _counts(report) == (7, 6, 1, 0)
+    sources = dict(ws.sql("SELECT post_id, source FROM posts").fetchall())
+    assert sources[QUOTE].endswith("pages.jsonl:1") and sources[S1].endswith("pages.jsonl:2")
+    assert _posts(ws)[REPLY]["parent_post_id"] == S1  # resolved across pages
+    again = ingest_files(ws, [one_line])
+    assert _counts(again) == (7, 0, 7, 0)
 
 
 def test_malformed_records_quarantined(ws) -> None:

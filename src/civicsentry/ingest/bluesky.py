@@ -216,9 +216,9 @@ class _Reader:
         self.rows = rows
         self.skipped: Counter[str] = Counter()
 
-    def add(self, post: dict[str, Any] | None, kind: str, author: Any = None) -> None:
+    def add(self, post: dict[str, Any] | None, kind: object, author: Any = None) -> None:
         if post is None:
-            self.skipped[kind.rsplit(".", 1)[-1]] += 1
+            self.skipped[str(kind).rsplit(".", 1)[-1]] += 1
             return
         post["handle"] = string(get(author, "handle"))
         self.rows.posts.append(post)
@@ -336,10 +336,10 @@ JSON Lines (one record, or one API page, per line) or as one API response docume
 
 Responses such as `{"feed": […]}`, `{"posts": […]}` and `{"records": […]}` are unwrapped.
 
-**Detected** when the first record is a Jetstream event (`kind` commit/identity/account
-and `time_us`), has a `post.uri` or a `uri` starting with `at://` and a `record`/`value`
-object; for a pretty-printed document, when the head contains an `"at://did:` URI and an
-`app.bsky.` type.
+**Detected** when the first record is a Jetstream event (`kind` commit/identity/account/
+heartbeat and `time_us`), or has a `post.uri` starting with `at://`, or a `uri` starting
+with `at://` and a `record`/`value` object; for a pretty-printed document, when the head
+contains an `"at://did:` URI and an `app.bsky.` type.
 
 | canonical | from | notes |
 | --- | --- | --- |
@@ -363,7 +363,7 @@ gives `reason.uri`, else `<post uri>#repost-by-<did>`. Embedded views of other p
 (quoted posts, `reply.parent`) are referenced by URI, not stored as rows. A record that is
 not an object, or of none of the shapes above, is quarantined. Binary CAR repository
 exports (`com.atproto.sync.getRepo`) are not read: convert them to JSON records first.
-"""  # noqa: E501
+"""
 
 ADAPTER = Adapter(
     name="bluesky",

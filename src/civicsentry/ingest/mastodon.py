@@ -312,8 +312,8 @@ pretty-printed array, when the head has `acct`, `content`, `created_at`, `uri` a
 
 **Ids of the source instance.** `in_reply_to_id` and `quoted_status_id` are ids of the
 server the data was fetched from. They are resolved to URIs through the statuses in the
-same file (one file should hold one instance's responses; the index costs about 100 bytes
-per status). An id not found in the file becomes
+same file (one file should hold one instance's responses; the index costs a few hundred
+bytes per status). An id not found in the file becomes
 `https://<instance>/api/v1/statuses/<id>` (the instance is the domain of the file's local
 accounts), or `unresolved-status-id:<id>` when the file has no local account.
 
@@ -323,7 +323,7 @@ and the boosted status is stored too, as is a fully embedded quoted status (nest
 duplicate. `visibility`, counts, media and polls are not stored. A line that is not a
 status is quarantined; a status without `uri`/`url`, account or valid `created_at` is
 quarantined with the reason.
-"""  # noqa: E501
+"""
 
 ADAPTER = Adapter(
     name="mastodon",

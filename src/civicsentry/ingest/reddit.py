@@ -240,7 +240,11 @@ are read too.
 | accounts | `author_created_utc` when the dump has it | same |
 
 `&amp;`, `&lt;`, `&gt;` (escaped by Reddit in text fields) are unescaped. A `selftext` or
-`body` of `[deleted]`/`[removed]` is no text. `subreddit`, scores and flair are not stored.
+`body` of `[deleted]`/`[removed]` is no text. `subreddit`, scores and flair are not stored;
+nor is a crosspost's embedded `crosspost_parent_list` copy of the original (the dumps hold
+the original itself). Listing `more` placeholders are skipped (they hold no content). A
+record without `author`, with an unreadable `created_utc`, or a comment without
+`parent_id` is quarantined with the reason.
 
 **Deleted authors.** `[deleted]` is what Reddit shows for every account that was deleted
 and for deleted posts: it is many people, never one account. Such posts cannot be
@@ -248,7 +252,7 @@ attributed, so they are quarantined with the reason
 `author deleted ([deleted]): not attributable to an account` and a short raw record (id,
 author, time, subreddit, permalink), and they count in rows quarantined. Comments that
 reply to them keep their `parent_id`, so threads stay linked.
-"""  # noqa: E501
+"""
 
 ADAPTER = Adapter(
     name="reddit",

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import BadInputFile
 from ..normalise import normalise_url
 from .base import Bad, Batch, Sample, truncate
 from .readers import first_json_value, iter_json_lines, load_json_document, read_head
@@ -23,30 +24,44 @@ from .readers import first_json_value, iter_json_lines, load_json_document, read
 Unwrap = Callable[[Any], list[Any] | None]
 
 
+HEAD = 1 << 16
+
+
 def is_document(path: Path) -> bool:
-    """A whole-file JSON document rather than JSON Lines: an array, or a pretty-printed
-    object (neither of its first two lines is a JSON value on its own). A JSON-Lines file
-    whose first record is corrupt still reads as JSON Lines, so that record is quarantined
-    instead of failing the file."""
-    head = read_head(path, 1 << 16).lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"["):
-        return True
-    if not head.startswith(b"{"):
+    """A whole-file JSON document rather than JSON Lines: a single-line file, or a
+    pretty-printed / very long value whose first two lines are not JSON values on their
+    own. A JSON-Lines file (of records or of one-line API pages) whose first record is
+    corrupt still reads as JSON Lines, so that record is quarantined instead of failing
+    the whole file."""
+    head = read_head(path, HEAD)
+    whole = len(head) < HEAD
+    lines = head.lstrip(b"\xef\xbb\xbf \t\r\n").splitlines(keepends=True)
+    lines = [line for line in lines if line.strip()]
+    if not lines or lines[0][:1] not in (b"[", b"{"):
         return False
-    lines = [line for line in head.splitlines() if line.strip()][:2]
-    return len(lines) == 2 and all(first_json_value(line) is None for line in lines)
+    complete = [line for line in lines[:2] if line.endswith(b"\n") or whole]
+    parsed = [first_json_value(line) is not None for line in complete]
+    if parsed and parsed[0]:
+        return len(lines) == 1 and whole  # one value on one line: element positions
+    return not (len(parsed) > 1 and parsed[1])
 
 
 def iter_json_records(path: Path, encoding: str, unwrap: Unwrap) -> Iterator[tuple[int, Any] | Bad]:
     if is_document(path):
-        doc = load_json_document(path, encoding)
-        items = doc if isinstance(doc, list) else unwrap(doc)
-        if items is None:
-            yield 1, doc
+        try:
+            doc = load_json_document(path, encoding)
+        except BadInputFile as e:
+            if "after document" not in str(e):
+                raise
+            doc = None  # a first line too long to judge, then more lines: JSON Lines
+        if doc is not None:
+            items = doc if isinstance(doc, list) else unwrap(doc)
+            if items is None:
+                yield 1, doc
+                return
+            for i, item in enumerate(items, start=1):
+                yield i, item
             return
-        for i, item in enumerate(items, start=1):
-            yield i, item
-        return
     for entry in iter_json_lines(path, encoding):
         if isinstance(entry, Bad):
             yield entry
