@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/civicsentry simulate $(DEMO)/data --posts 200000 --seed 7
-	$(BIN)/civicsentry ingest $(DEMO)/data -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry ingest $(DEMO)/data/posts.parquet $(DEMO)/data/accounts.parquet -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry info -w $(DEMO)/civicsentry.duckdb
 
 test: setup
