@@ -18,32 +18,25 @@ their ``repost`` (and ``post``) action.
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from .normalise import text_key
+from .normalise import text_keys
 
 _UDF = "cs_text_key"
 
 
-def _text_keys(texts: pa.Array) -> pa.Array:
-    # Called by DuckDB on a vector of texts; each distinct text is keyed once.
-    uniq = pc.unique(texts)
-    keys = pa.array([None if t is None else text_key(t) for t in uniq.to_pylist()], pa.string())
-    return keys.take(pc.index_in(texts, value_set=uniq))
-
-
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     try:
-        con.create_function(_UDF, _text_keys, ["VARCHAR"], "VARCHAR", type="arrow")
+        con.create_function(_UDF, text_keys, ["VARCHAR"], "VARCHAR", type="arrow")
     except duckdb.NotImplementedException:
         pass  # already registered on this connection
     except duckdb.CatalogException:
         pass
 
 
-def actions_sql(source: str = "posts", where: str = "true") -> str:
-    """The INSERT deriving actions from the posts of table ``source`` selected by ``where``."""
+def actions_sql(source: str = "posts", where: str = "true", text_key: str = f"{_UDF}(text)") -> str:
+    """The INSERT deriving actions from the posts of table ``source`` selected by ``where``.
+    ``text_key`` is the SQL giving a post's exact-text key (a precomputed column, or the
+    function that computes it)."""
     return f"""
     INSERT INTO actions
     WITH p AS (SELECT * FROM {source} WHERE {where}),
@@ -61,17 +54,25 @@ def actions_sql(source: str = "posts", where: str = "true") -> str:
       FROM (SELECT *, unnest(list_distinct(hashtags)) AS h FROM orig) WHERE h IS NOT NULL
     UNION ALL
     SELECT account_id, 'text', md5(k), created_at, post_id
-      FROM (SELECT *, {_UDF}(text) AS k FROM orig WHERE text IS NOT NULL) WHERE k <> ''
+      FROM (SELECT *, {text_key} AS k FROM orig WHERE text IS NOT NULL) WHERE k <> ''
     UNION ALL
     SELECT account_id, 'post', 'any', created_at, post_id FROM p
     """
 
 
 def derive_actions(
-    con: duckdb.DuckDBPyConnection, source: str = "posts", where: str = "true"
+    con: duckdb.DuckDBPyConnection,
+    source: str = "posts",
+    where: str = "true",
+    text_key_column: str | None = None,
 ) -> int:
     """Insert the actions of the posts in table ``source`` (canonical post columns)
-    selected by ``where``; returns how many."""
-    register_functions(con)
-    rows = con.execute(actions_sql(source, where)).fetchall()
+    selected by ``where``; returns how many. Ingest passes ``text_key_column``, computed
+    while reading (off DuckDB's critical path); otherwise keys are computed here."""
+    if text_key_column:
+        sql = actions_sql(source, where, text_key_column)
+    else:
+        register_functions(con)
+        sql = actions_sql(source, where)
+    rows = con.execute(sql).fetchall()
     return int(rows[0][0]) if rows else 0

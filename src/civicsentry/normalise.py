@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import tldextract
 
 # Query parameters that identify a click or a campaign, not a resource.
@@ -151,6 +153,15 @@ def text_key(text: str | None) -> str:
     if "@" in s:
         s = _MENTION_RE.sub("@", s)
     return " ".join(s.split())  # str.split() splits on exactly what \s matches
+
+
+def text_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The exact-text key of each text, computing each distinct text once."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    uniq = pc.unique(texts)
+    keys = pa.array([None if t is None else text_key(t) for t in uniq.to_pylist()], pa.string())
+    return keys.take(pc.index_in(texts, value_set=uniq))
 
 
 _HAS_LETTERS = re.compile(r"[^\W\d_]{3}")

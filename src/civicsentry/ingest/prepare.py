@@ -16,6 +16,7 @@ from ..normalise import (
     normalise_hashtag,
     normalise_url,
     registered_domain,
+    text_keys,
 )
 from .base import RAW_ACCOUNTS, RAW_POSTS, truncate
 
@@ -90,7 +91,8 @@ def prepare_posts(rows: list[dict[str, Any]] | pa.Table, *, detect_lang: bool = 
         )
     if detect_lang:
         table = _fill_languages(table)
-    return table
+    # Keyed here, in the reading thread, so that DuckDB's derive step does no Python.
+    return table.append_column("text_key", text_keys(table.column("text")))
 
 
 def _fill_languages(table: pa.Table) -> pa.Table:

@@ -186,7 +186,7 @@ def _ingest_one(
                 counts["rows_stored"] += stored
                 counts["rows_duplicate"] += valid - stored
                 if stored:
-                    n_actions += derive_actions(con, "_new")
+                    n_actions += derive_actions(con, "_new", text_key_column="text_key")
                 _stage_accounts(con, posts, accounts)
                 if progress:
                     progress(source, counts["rows_read"])
@@ -303,8 +303,10 @@ def _qualify(col: str) -> str:
 def _clean_list(col: str) -> str:
     # Lists are never null in `posts`: empty when the source had none or none was valid.
     # Two spellings of one link normalise to one URL: keep its first occurrence, in order.
-    return (f"coalesce(list_filter({col}, lambda x, i: x IS NOT NULL "
-            f"AND list_position({col}, x) = i), [])")
+    return (
+        f"coalesce(list_filter({col}, lambda x, i: x IS NOT NULL "
+        f"AND list_position({col}, x) = i), [])"
+    )
 
 
 def _quarantine(con, source: str, batch_id: int, posts: pa.Table, bad: list[Bad]) -> int:  # type: ignore[no-untyped-def]
@@ -346,7 +348,7 @@ def _store_posts(con, source: str, batch_id: int, posts: pa.Table) -> tuple[int,
                    created_at, coalesce(kind, 'post') AS kind, {_qualify("parent_post_id")} AS parent_post_id,
                    text, lang, {_clean_list("urls")} AS urls, {_clean_list("domains")} AS domains,
                    {_clean_list("hashtags")} AS hashtags, {_clean_list("mentions")} AS mentions,
-                   {_clean_list("media_hashes")} AS media_hashes,
+                   {_clean_list("media_hashes")} AS media_hashes, text_key,
                    ? || ':' || position AS source, position
             FROM _chunk WHERE ({_REASON}) IS NULL)
         {"ORDER BY post_id, position" if repeats else ""}""",
@@ -359,10 +361,10 @@ def _store_posts(con, source: str, batch_id: int, posts: pa.Table) -> tuple[int,
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _new AS
         SELECT post_id, platform, account_id, created_at, kind, parent_post_id, text, lang, urls, domains,
-               hashtags, mentions, media_hashes, source, {int(batch_id)} AS ingest_batch
+               hashtags, mentions, media_hashes, source, {int(batch_id)} AS ingest_batch, text_key
         FROM _valid v
         WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)""").fetchall()
-    inserted = con.execute("INSERT INTO posts SELECT * FROM _new").fetchall()
+    inserted = con.execute("INSERT INTO posts SELECT * EXCLUDE (text_key) FROM _new").fetchall()
     con.execute("DROP TABLE _valid")
     return int(inserted[0][0]), valid
 
