@@ -81,3 +81,17 @@ def test_quarantine_export_neutralises_formulas(tmp_path: Path) -> None:
         row = next(iter(csv.DictReader(f)))
     assert row["raw"].startswith("{") or row["raw"].startswith("'")
     assert not any(v.startswith(("=", "+", "-", "@")) for v in row.values())
+
+
+def test_simulate_then_ingest(tmp_path: Path) -> None:
+    data = tmp_path / "sim"
+    r = cli("simulate", str(data), "--posts", "3000", "--seed", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["posts"] == 3000 and summary["campaigns"] >= 1
+    ws = str(tmp_path / "ws.duckdb")
+    j = cli("ingest", str(data / "posts.parquet"), str(data / "accounts.parquet"), "-w", ws, "--json")
+    report = json.loads(j.stdout)
+    assert report["rows_read"] == report["rows_stored"] == 3000
+    assert report["files"][1]["format"] == "accounts"
+    assert report["files"][1]["accounts"] == summary["accounts"]

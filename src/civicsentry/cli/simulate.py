@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..errors import InvalidParams
+from ..normalise import parse_time
 from ..simulate import FORMATS, simulate
 from .app import JsonOpt, app, emit_json, out, progress_bar
 
@@ -22,6 +24,9 @@ def simulate_cmd(
         str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")
     ] = "parquet",  # noqa: A002
     days: Annotated[int, typer.Option(help="Days of activity.")] = 7,
+    start: Annotated[
+        str | None, typer.Option(help="First day (ISO date, UTC); default 2024-10-28, a Monday.")
+    ] = None,
     campaigns: Annotated[
         str | None,
         typer.Option(help='Planted campaigns, e.g. "fast_bots:3,small_cell:2", or "none".'),
@@ -30,6 +35,9 @@ def simulate_cmd(
 ) -> None:
     """Generate realistic platform data with planted coordinated campaigns and their
     ground truth (truth.csv, campaigns.json). See docs/simulate.md."""
+    first = parse_time(start) if start else None
+    if start and first is None:
+        raise InvalidParams(f"--start takes an ISO date such as 2024-10-28, not {start!r}.")
     with progress_bar() as bar:
         task = bar.add_task("simulate", total=posts)
         summary = simulate(
@@ -38,11 +46,12 @@ def simulate_cmd(
             seed=seed,
             fmt=format,
             days=days,
+            start=first,
             campaigns=campaigns,
             progress=lambda n: bar.update(task, completed=n),
         )
     if as_json:
-        emit_json(summary)
+        emit_json(summary.as_dict())
         return
     out.print(
         f"{summary.posts:,} posts by {summary.accounts:,} accounts "

@@ -16,10 +16,12 @@ import csv
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +30,7 @@ from civicsentry.errors import InvalidParams
 
 from . import _campaigns as C
 from ._campaigns import KINDS, CampaignSpec
+from ._core import CAMPAIGN_URL_BASE
 from ._core import KINDS as KIND_NAMES
 from ._organic import chunk_posts
 from ._plan import Plan, build_plan
@@ -38,11 +41,14 @@ from ._writers import ACCOUNTS_SCHEMA, EXT, POSTS_SCHEMA, open_writer, write_tab
 __all__ = ["CAMPAIGN_KINDS", "FORMATS", "CampaignSpec", "SimulationSummary", "simulate"]
 
 log = logging.getLogger("civicsentry")
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 FORMATS = ("parquet", "csv", "jsonl", "twitter-v2")
 CAMPAIGN_KINDS = tuple(KINDS)
 DEFAULT_START = datetime(2024, 10, 28, tzinfo=UTC)  # a Monday; fixed so output is reproducible
 MAX_POSTS = 200_000_000
+MAX_POSTS_PER_DAY = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -57,12 +63,20 @@ class SimulationSummary:
     campaign_accounts: int
     campaigns: int
     posts_by_kind: dict[str, int]
-    campaign_posts: dict[str, int]  # campaign id -> posts written by its members for it
+    campaign_posts: dict[str, int]  # campaign id -> posts its members wrote for it
     viral_posts: int  # organic reposts/replies/quotes in viral bursts
     seed: int
     start: datetime
     days: int
     elapsed_s: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (paths and times as strings), for the CLI's --json."""
+        d = asdict(self)
+        d["out_dir"] = str(self.out_dir)
+        d["paths"] = {k: str(v) for k, v in self.paths.items()}
+        d["start"] = self.start.isoformat().replace("+00:00", "Z")
+        return d
 
 
 def simulate(
@@ -92,17 +106,15 @@ def simulate(
         raise InvalidParams(f"posts must be an integer from 1,000 to {MAX_POSTS:,}, not {posts!r}.")
     if not isinstance(days, int) or not 1 <= days <= 366:
         raise InvalidParams(f"days must be an integer from 1 to 366, not {days!r}.")
+    if posts > MAX_POSTS_PER_DAY * days:  # keeps an hour's posts within the id space
+        raise InvalidParams(f"At most {MAX_POSTS_PER_DAY:,} posts a day: raise days.")
     if not isinstance(seed, int) or seed < 0:
         raise InvalidParams(f"seed must be a non-negative integer, not {seed!r}.")
     start = start or DEFAULT_START
     start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
     if start.year < 2011:
         raise InvalidParams("start must be in 2011 or later (ids are X snowflakes).")
-    specs = C.parse_specs(
-        list(campaigns)
-        if isinstance(campaigns, Sequence) and not isinstance(campaigns, str)
-        else campaigns
-    )
+    specs = C.parse_specs(campaigns)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InvalidParams(f"{out} exists and is not a directory.")
@@ -121,7 +133,8 @@ def simulate(
     paths.update(_write_accounts(plan, out, fmt))
     paths.update(_write_truth(plan, out, fmt))
     f = plan.fixed
-    camp_posts = np.bincount(f.camp[f.camp >= 0], minlength=len(plan.planted))
+    camp = np.concatenate([f.camp, plan.seeds.camp])  # actions + posts members wrote to push
+    camp_posts = np.bincount(camp[camp >= 0], minlength=len(plan.planted))
     summary = SimulationSummary(
         out_dir=out,
         format=fmt,
@@ -155,10 +168,11 @@ def _write_posts(
         path = out / "tweets.jsonl"
         with open(path, "wb") as f:
             tw = TwitterV2(plan, f)
-            for i, (lo, hi) in reversed(list(enumerate(plan.chunks))):  # newest first
-                kinds = tw.write_chunk(lo, hi, last=i == 0)
-                by_kind += np.bincount(kinds, minlength=4)
-                done += len(kinds)
+            newest_first = plan.chunks[::-1]
+            for i, (r, tweets) in enumerate(_ahead(tw.prepare, newest_first)):
+                tw.write(r, tweets, last=i == len(newest_first) - 1)
+                by_kind += np.bincount(r.sk.kind, minlength=4)
+                done += len(r.ids)
                 if progress:
                     progress(done)
         users = out / "users.jsonl"
@@ -166,18 +180,37 @@ def _write_posts(
             write_users(f, tw.users)
         return {"posts": path, "accounts": users}, by_kind
     path = out / f"posts.{EXT[fmt]}"
+
+    def make(chunk: tuple[int, int]) -> tuple[pa.Table, np.ndarray]:
+        sk, ids = chunk_posts(plan, *chunk)
+        return render(plan, sk, ids).table, np.bincount(sk.kind, minlength=4)
+
     w = open_writer(path, fmt, POSTS_SCHEMA)
     try:
-        for lo, hi in plan.chunks:
-            sk, ids = chunk_posts(plan, lo, hi)
-            w.write(render(plan, sk, ids).table)
-            by_kind += np.bincount(sk.kind, minlength=4)
-            done += len(sk)
+        for table, kinds in _ahead(make, plan.chunks):
+            w.write(table)
+            by_kind += kinds
+            done += len(table)
             if progress:
                 progress(done)
     finally:
         w.close()
     return {"posts": path}, by_kind
+
+
+def _ahead(fn: Callable[[_T], _R], items: Sequence[_T]) -> Iterator[_R]:
+    """fn over items, in order, computing the next result while the caller uses this one.
+
+    Generation (numpy) and writing (Arrow, compression) both release the GIL, so this
+    uses the second core; each chunk is independent, so the output does not change.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        pending = [pool.submit(fn, item) for item in items[:1]]
+        for i in range(len(items)):
+            result = pending.pop().result()
+            if i + 1 < len(items):
+                pending.append(pool.submit(fn, items[i + 1]))
+            yield result
 
 
 def _write_accounts(plan: Plan, out: Path, fmt: str) -> dict[str, Path]:
@@ -239,10 +272,10 @@ def _write_truth(plan: Plan, out: Path, fmt: str) -> dict[str, Path]:
                 "end": _iso(p.end),
                 "schedule_utc_offset": p.spec.utc_offset,
                 "accounts": [ids[a] for a in mem],
-                "posts": int((plan.fixed.camp == i).sum()),
+                "posts": int((plan.fixed.camp == i).sum() + (plan.seeds.camp == i).sum()),
                 "objects": {
                     "posts": [f"x:{plan.seed_ids[s]}" for s in p.seeds],
-                    "urls": [urls[u - C.CAMPAIGN_URL_BASE] for u in p.urls],
+                    "urls": [urls[u - CAMPAIGN_URL_BASE] for u in p.urls],
                     "hashtags": p.hashtags,
                     "texts": p.texts,
                 },

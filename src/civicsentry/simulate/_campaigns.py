@@ -9,6 +9,7 @@ accounts co-acting within a window, again and again, on many objects.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -50,7 +51,7 @@ class Kind(NamedTuple):
     doc: str
     size: tuple[int, int]  # members, at full scale
     min_size: int  # floor when the population is small
-    count: int  # instances in the default mix at full scale
+    instances: int  # in the default mix at full scale
     targets: tuple[int, int]  # objects pushed per 7 days
     participation: tuple[float, float]  # share of members acting on each object
     objects: tuple[float, float, float, float]  # P(post, url, hashtag, text) objects
@@ -97,13 +98,11 @@ KINDS: dict[str, Kind] = {
         ("uniform", 0, 300), WORKDAY, 0.4, 0.3, ((300, 800), 5), 300, 0.2, 1.0,
     ),
 }  # fmt: skip
-_MEAN_MIX = sum(k.count * sum(k.size) / 2 for k in KINDS.values())
+_MEAN_MIX = sum(k.instances * sum(k.size) / 2 for k in KINDS.values())
 CAMPAIGN_SHARE = 0.02  # of all accounts, in the default mix
 
 
-def parse_specs(
-    campaigns: str | list[CampaignSpec] | tuple[CampaignSpec, ...] | None,
-) -> list[CampaignSpec] | None:
+def parse_specs(campaigns: str | Sequence[CampaignSpec] | None) -> list[CampaignSpec] | None:
     """``"fast_bots:3,small_cell"`` -> specs; None -> None (the default mix); "none" -> []."""
     if campaigns is None:
         return None
@@ -140,7 +139,7 @@ def resolve(
         specs = [
             CampaignSpec(name)
             for name, k in KINDS.items()
-            for _ in range(max(1, round(k.count * reps)))
+            for _ in range(max(1, round(k.instances * reps)))
         ]
     out = []
     for s in specs:
@@ -299,11 +298,22 @@ def plant(
     acts.uv = np.where(ot == 3, rng.integers(0, 5, n), acts.uv).astype(np.int8)
     acts.m = np.where(ot == 3, rng.choice(organic_authors, n), acts.m)
     _blank_segments(acts, acts.s0 >= text_base)
-    keep = acts.t < end_t
+    acts = acts.take(acts.t < end_t)
+    # Report the objects as pushed: the URLs, hashtags and templates their posts carry.
+    mine = Skeleton.concat([acts, seeds.take(by_member)])
+    used_urls = set(np.unique(mine.url[mine.url >= CAMPAIGN_URL_BASE]).tolist())
+    used_tags = set(np.unique(np.concatenate([mine.h1, mine.h2])).tolist())
+    used_texts = set(np.unique(mine.s0[mine.s0 >= text_base] - text_base).tolist())
     planted = Planted(
-        spec, w0, w1, list(range(n_seed)), urls, tags, [pools.texts[t[0]] for t in texts]
+        spec,
+        w0,
+        w1,
+        list(range(n_seed)),
+        [u for u in urls if u in used_urls],
+        [t for t, i in zip(tags, tag_ids, strict=True) if i in used_tags],
+        [pools.texts[ids[0]] for ids in texts if used_texts.intersection(ids)],
     )
-    return seeds, acts.take(keep), planted
+    return seeds, acts, planted
 
 
 def _lags(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _vocab as V
-from ._core import Skeleton, zipf_index
+from ._core import Skeleton, power_index
 
 if TYPE_CHECKING:
     from ._population import Population
@@ -57,13 +57,15 @@ def organic_content(
         rng.random(n) < 0.3, 0, (rng.random(n) * size[:, 4]).astype(np.int64)
     )
     tag = rng.random(n) < p_tag
-    sk.h1 = np.where(tag, zipf_index(rng, n, len(V.HASHTAGS), 1.5), -1)
-    sk.h2 = np.where(tag & (rng.random(n) < 0.3), zipf_index(rng, n, len(V.HASHTAGS), 1.3), -1)
+    sk.h1 = np.where(tag, power_index(rng, n, len(V.HASHTAGS), 1.6, 2.0), -1)
+    sk.h2 = np.where(
+        tag & (rng.random(n) < 0.3), power_index(rng, n, len(V.HASHTAGS), 1.3, 4.0), -1
+    )
     sk.h2 = np.where(sk.h2 == sk.h1, -1, sk.h2)
     sk.hc = rng.choice(3, n, p=[0.7, 0.25, 0.05]).astype(np.int8)
     day = (sk.t - cm.start) // 86_400
-    daily = day * _DAILY + zipf_index(rng, n, cm.daily_pool, 1.3)
-    evergreen = _EVERGREEN + zipf_index(rng, n, cm.evergreen_pool, 1.4)
+    daily = day * _DAILY + power_index(rng, n, cm.daily_pool, 1.15, 8.0)
+    evergreen = _EVERGREEN + power_index(rng, n, cm.evergreen_pool, 1.1, 10.0)
     link = rng.random(n) < p_url
     sk.url = np.where(link, np.where(rng.random(n) < 0.7, daily, evergreen), -1)
     # 0 clean, 1 utm_*, 2 fbclid, 3 mixed-case host, 4 both: normalisation must undo 1-4.

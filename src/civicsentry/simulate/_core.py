@@ -43,10 +43,12 @@ def intensity(profile: int, abs_hours: np.ndarray, offset: int) -> np.ndarray:
     weekday = (local // 24 + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
     if profile == WORKDAY:  # office hours Mon-Fri 09-18, a little overtime
         on = (weekday < 5) & (hour >= 9) & (hour < 18)
-        return np.where(on, 1.0, 0.01)
-    if profile == ALWAYS:  # automation does not sleep, a little less at night
-        return 0.6 + 0.4 * DIURNAL[hour] / DIURNAL.max()
-    return DIURNAL[hour] * np.where(weekday >= 5, 0.85, 1.0)
+        w: np.ndarray = np.where(on, 1.0, 0.01)
+    elif profile == ALWAYS:  # automation does not sleep, a little less at night
+        w = 0.6 + 0.4 * DIURNAL[hour] / DIURNAL.max()
+    else:
+        w = DIURNAL[hour] * np.where(weekday >= 5, 0.85, 1.0)
+    return w
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
@@ -58,12 +60,18 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 def snowflake(t: np.ndarray, ms: np.ndarray, low: np.ndarray) -> np.ndarray:
-    return ((t * 1000 + ms - TWITTER_EPOCH_MS) << 22) | low
+    ids: np.ndarray = ((t * 1000 + ms - TWITTER_EPOCH_MS) << 22) | low
+    return ids
 
 
-def zipf_index(rng: np.random.Generator, n: int, size: int, a: float) -> np.ndarray:
-    """Heavy-tailed indices in [0, size): index 0 the most popular."""
-    return (rng.zipf(a, n) - 1) % max(size, 1)
+def power_index(rng: np.random.Generator, n: int, size: int, a: float, q: float) -> np.ndarray:
+    """Indices in [0, size) with P(r) ~ (r + q)^-a (Zipf-Mandelbrot): heavy-tailed popularity
+    whose top item is not absurdly dominant (the offset q flattens the head)."""
+    e = 1.0 - a
+    lo, hi = q**e, (size + q) ** e
+    r = (lo + rng.random(n) * (hi - lo)) ** (1.0 / e) - q
+    idx: np.ndarray = np.clip(r.astype(np.int64), 0, max(size - 1, 0))
+    return idx
 
 
 class Sampler:
@@ -80,7 +88,8 @@ class Sampler:
 
     def total(self) -> np.ndarray:
         """Total weight of each part."""
-        return self.cum[self.bounds[1:]] - self.cum[self.bounds[:-1]]
+        tot: np.ndarray = self.cum[self.bounds[1:]] - self.cum[self.bounds[:-1]]
+        return tot
 
     def draw(self, rng: np.random.Generator, parts: np.ndarray) -> np.ndarray:
         lo_i, hi_i = self.bounds[parts], self.bounds[parts + 1]
@@ -89,7 +98,8 @@ class Sampler:
         pos = np.clip(
             np.searchsorted(self.cum, u, side="right") - 1, lo_i, np.maximum(hi_i - 1, lo_i)
         )
-        return self.order[pos]
+        picked: np.ndarray = self.order[pos]
+        return picked
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._content import organic_content
-from ._core import POST, QUOTE, REPLY, REPOST, SEED_FLAG, Skeleton, rng_for, snowflake
+from ._core import QUOTE, REPLY, REPOST, SEED_FLAG, Skeleton, rng_for, snowflake
 from ._plan import Plan
 
 
@@ -45,9 +45,13 @@ def hour_posts(plan: Plan, h: int) -> Skeleton:
         )
         empty = pop.resharers.total() <= 0
         comm = np.where(empty[comm], home, comm)
+        # Resharers are people awake at that hour in their own time zone (up to three redraws),
+        # and rarely the author.
         sh.account = pop.resharers.draw(rng, comm)
-        again = sh.account == author  # people rarely reshare themselves: redraw once
-        sh.account[again] = pop.resharers.draw(rng, comm[again])
+        awake = plan.awake[h]
+        for _ in range(3):
+            redo = (sh.account == author) | (rng.random(n) > awake[pop.group[sh.account]])
+            sh.account[redo] = pop.resharers.draw(rng, comm[redo])
         sh.kind = rng.choice([REPOST, REPLY, QUOTE], n, p=[0.76, 0.16, 0.08]).astype(np.int8)
         organic_content(rng, sh, plan.content, p_url=0.04, p_tag=0.12)
     return Skeleton.concat([orig, sh])
@@ -70,6 +74,3 @@ def chunk_posts(plan: Plan, h_lo: int, h_hi: int) -> tuple[Skeleton, np.ndarray]
     ids = snowflake(sk.t, sk.ms, low)
     order = np.argsort(ids, kind="stable")
     return sk.take(order), ids[order]
-
-
-__all__ = ["POST", "chunk_posts", "hour_posts"]

@@ -25,6 +25,7 @@ from ._core import (
     REPLY,
     REPOST,
     SEED_FLAG,
+    WORKDAY,
     Skeleton,
     intensity,
     rng_for,
@@ -53,6 +54,7 @@ class Plan:
     seed_ids: np.ndarray
     fixed: Skeleton  # campaign and viral activity, sorted by time
     orig_counts: np.ndarray  # (hours, groups) organic original posts
+    awake: np.ndarray  # (hours, groups) activity of each schedule group, 1 at its peak
     reshare_counts: np.ndarray  # (hours,) organic reposts, replies and quotes
     casc_k: np.ndarray  # (2, seeds) expected reshares: fast and slow component
     casc_tau: np.ndarray  # (2, seeds) time constants, s
@@ -108,7 +110,7 @@ def build_plan(
     drafts = [draft_organic(rng, n_org, home, start)]
     for i, s in enumerate(resolved):
         k = C.KINDS[s.kind]
-        foreign = k.schedule == C.WORKDAY
+        foreign = k.schedule == WORKDAY
         drafts.append(
             draft_members(
                 rng,
@@ -120,8 +122,8 @@ def build_plan(
                 followers=k.followers,
                 empty_bio=k.empty_bio,
                 community=int(rng.integers(n_comm)),
-                offset=s.utc_offset if foreign else C.LOCAL_OFFSET,
-                profile=C.WORKDAY if foreign else NORMAL,
+                offset=int(s.utc_offset or 0) if foreign else C.LOCAL_OFFSET,
+                profile=WORKDAY if foreign else NORMAL,
                 activity=k.activity,
             )
         )
@@ -168,10 +170,11 @@ def build_plan(
         )
     org_seeds = _organic_seeds(rng_for(seed, 5), pop, cm, n_org, n_org_seeds, start, hours)
     seeds = Skeleton.concat([org_seeds, *seed_parts])
-    k = rng.pareto(1.2, len(seeds)) + 1.0
-    k *= np.sqrt(pop.d.followers[seeds.account] / np.median(pop.d.followers) + 0.1)
-    k[len(org_seeds) :] *= 0.5
-    k[np.array(viral) + len(org_seeds)] = 0.0
+    # Expected organic reshares of each seed: heavy-tailed, more for followed authors.
+    reach = rng.pareto(1.2, len(seeds)) + 1.0
+    reach *= np.sqrt(pop.d.followers[seeds.account] / np.median(pop.d.followers) + 0.1)
+    reach[len(org_seeds) :] *= 0.5
+    reach[np.array(viral) + len(org_seeds)] = 0.0  # their burst is planted
     fixed.parent = np.where(fixed.parent >= 0, fixed.parent + len(org_seeds), -1)
     viral = [v + len(org_seeds) for v in viral]
     for pl in planted:
@@ -181,13 +184,18 @@ def build_plan(
     order = np.argsort(seeds.t * 1000 + seeds.ms, kind="stable")
     inv = np.empty_like(order)
     inv[order] = np.arange(len(order))
-    seeds, k = seeds.take(order), k[order]
+    seeds, reach = seeds.take(order), reach[order]
     seeds.seed = np.arange(len(seeds))
     fixed.parent = np.where(fixed.parent >= 0, inv[np.maximum(fixed.parent, 0)], -1)
     viral = [int(inv[v]) for v in viral]
     for pl in planted:
         pl.seeds = [int(inv[x]) for x in pl.seeds]
     seed_ids = snowflake(seeds.t, seeds.ms, seeds.seed & (SEED_FLAG - 1))
+    while len(np.unique(seed_ids)) < len(seed_ids):  # > 2M seeds: ids may repeat; move 1 ms
+        dup = np.ones(len(seed_ids), bool)
+        dup[np.unique(seed_ids, return_index=True)[1]] = False
+        seeds.ms[dup] = np.where(seeds.ms[dup] < 999, seeds.ms[dup] + 1, 0)
+        seed_ids = snowflake(seeds.t, seeds.ms, seeds.seed & (SEED_FLAG - 1))
     fixed = fixed.take(np.argsort(fixed.t * 1000 + fixed.ms, kind="stable"))
 
     n_original = round(0.52 * remaining)
@@ -207,20 +215,20 @@ def build_plan(
         fixed=fixed,
         orig_counts=np.zeros((hours, pop.n_groups), np.int64),
         reshare_counts=np.zeros(hours, np.int64),
-        casc_k=np.vstack([0.8 * k, 0.2 * k]),
+        casc_k=np.vstack([0.8 * reach, 0.2 * reach]),
         casc_tau=np.vstack([tau_fast, np.full(len(seeds), SLOW_TAU)]),
         casc_off=home[pop.d.community[seeds.account]],
         chunks=[],
+        awake=np.ones((hours, pop.n_groups)),
         total=posts,
     )
     abs_h = start // 3600 + np.arange(hours)
-    cell = np.stack(
-        [
-            pop.originals.total()[g] * intensity(pop.group_profile(g), abs_h, pop.group_offset(g))
-            for g in range(pop.n_groups)
-        ],
+    awake = np.stack(
+        [intensity(pop.group_profile(g), abs_h, pop.group_offset(g)) for g in range(pop.n_groups)],
         axis=1,
     )
+    plan.awake = awake / awake.max(axis=0)
+    cell = awake * pop.originals.total()
     plan.orig_counts = rng.multinomial(n_original, (cell / cell.sum()).ravel()).reshape(cell.shape)
     lam = np.array([plan.cascade(h)[3].sum() for h in range(hours)])
     plan.reshare_counts = rng.multinomial(n_reshare, lam / lam.sum())

@@ -213,17 +213,18 @@ def _user_ids(rng: np.random.Generator, created: np.ndarray) -> np.ndarray:
 
 
 def _dedupe(handles: np.ndarray) -> pa.Array:
-    """Make handles unique by appending a counter to repeats (platforms require it)."""
+    """Make handles unique, ignoring case as the platform does, by numbering repeats."""
     arr = np.asarray(handles, dtype=object)
-    for round_ in range(10):
-        _, first, inverse = np.unique(arr, return_index=True, return_inverse=True)
+    round_ = 0
+    while True:
+        folded = pc.dictionary_encode(pc.utf8_lower(pa.array(arr, pa.string())))
+        _, first = np.unique(folded.indices.to_numpy(), return_index=True)
         dup = np.ones(len(arr), bool)
         dup[first] = False
         if not dup.any():
-            break
+            return pa.array(arr, pa.string())
         idx = np.nonzero(dup)[0]
         arr[idx] = [
             f"{str(h)[:11]}{(i + round_) % 10_000}" for h, i in zip(arr[idx], idx, strict=True)
         ]
-        del inverse
-    return pa.array(arr, pa.string())
+        round_ += 1

@@ -119,7 +119,8 @@ def render(plan: Plan, sk: Skeleton, ids: np.ndarray, *, twitter: bool = False) 
 
 
 def _len(a: pa.Array) -> np.ndarray:
-    return pc.utf8_length(a).to_numpy(zero_copy_only=False).astype(np.int64)
+    n: np.ndarray = pc.utf8_length(a).to_numpy(zero_copy_only=False).astype(np.int64)
+    return n
 
 
 def lists(n: int, slots: list[tuple[np.ndarray, pa.Array]]) -> pa.ListArray:

@@ -22,6 +22,7 @@ from ._render import Rendered, _b62, lists, render
 from ._writers import J, iso, jnum, jstr, write_lines
 
 PAGE = 100
+BATCH = 200 * PAGE  # pages built together
 TWARC = (
     '{"url":"https://api.twitter.com/2/tweets/search/all?expansions=author_id%2Creferenced_tweets.id'
     '%2Creferenced_tweets.id.author_id%2Centities.mentions.username&max_results=100","version":"2.14.0",'
@@ -41,68 +42,60 @@ class TwitterV2:
         self.metrics = _seed_metrics(plan)
         self.page_no = 0
 
-    def write_chunk(self, h_lo: int, h_hi: int, *, last: bool) -> np.ndarray:
-        """Write the pages of one chunk; return the kind code of each tweet written."""
-        sk, ids = chunk_posts(self.plan, h_lo, h_hi)
+    def prepare(self, chunk: tuple[int, int]) -> tuple[Rendered, pa.Array]:
+        """One chunk of tweets, newest first, and each tweet's JSON (no includes yet)."""
+        sk, ids = chunk_posts(self.plan, *chunk)
         rev = np.arange(len(sk))[::-1]  # newest first, as search returns them
         r = render(self.plan, sk.take(rev), ids[rev], twitter=True)
-        tweets = self._tweets(r)
-        n = len(sk)
+        return r, self._tweets(r)
+
+    def write(self, r: Rendered, tweets: pa.Array, *, last: bool) -> None:
+        """Write the pages of a prepared chunk (``last``: the final chunk of the file)."""
+        # Pages are assembled a batch at a time: the includes repeat users on every page,
+        # so a whole chunk of pages would hold several times the chunk's text in memory.
+        n = len(r.ids)
+        for lo in range(0, n, BATCH):
+            hi = min(lo + BATCH, n)
+            self._pages(r, tweets, lo, hi, last=last and hi == n)
+
+    def _pages(self, r: Rendered, tweets: pa.Array, lo: int, hi: int, *, last: bool) -> None:
+        plan, n_seeds, acc = self.plan, len(self.plan.seeds), self.plan.pop.n
+        n = hi - lo
+        ids = r.ids[lo:hi]
+        account, author, m = r.sk.account[lo:hi], r.parent_author[lo:hi], r.sk.m[lo:hi]
+        parent = r.sk.parent[lo:hi]
         n_pages = -(-n // PAGE)
         page = np.arange(n) // PAGE
         bounds = np.append(np.arange(0, n, PAGE), n).astype(np.int32)
-        data = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds), tweets), ",")
-        acc = self.plan.pop.n
-        pairs = [page * acc + r.sk.account, page * acc + r.parent_author, page * acc + r.sk.m]
-        keep = [r.parent_author >= 0, r.sk.m >= 0]
-        key = np.unique(np.concatenate([pairs[0], pairs[1][keep[0]], pairs[2][keep[1]]]))
+        data = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds), tweets[lo:hi]), ",")
+        # Users: authors, authors of referenced tweets, mentioned users; once per page.
+        key = np.unique(
+            np.concatenate(
+                [page * acc + account, (page * acc + author)[author >= 0], (page * acc + m)[m >= 0]]
+            )
+        )
         users = _group_join(key // acc, key % acc, self.users, n_pages)
         # Referenced tweets, expanded once per page.
-        par = r.sk.parent >= 0
-        pkey = np.unique(page[par] * len(self.plan.seeds) + r.sk.parent[par])
-        ref_seed = pkey % len(self.plan.seeds)
-        uniq, inv = np.unique(ref_seed, return_inverse=True)
-        refs = self._tweets(
-            render(self.plan, self.plan.seeds.take(uniq), self.plan.seed_ids[uniq], twitter=True)
-        )
-        ref_pages = _group_join(pkey // len(self.plan.seeds), inv, refs, n_pages)
-        has_ref = np.bincount(pkey // len(self.plan.seeds), minlength=n_pages) > 0
+        par = parent >= 0
+        pkey = np.unique(page[par] * n_seeds + parent[par])
+        uniq, inv = np.unique(pkey % n_seeds, return_inverse=True)
+        refs = self._tweets(render(plan, plan.seeds.take(uniq), plan.seed_ids[uniq], twitter=True))
+        ref_pages = _group_join(pkey // n_seeds, inv, refs, n_pages)
+        has_ref = np.bincount(pkey // n_seeds, minlength=n_pages) > 0
         ref_part = pc.if_else(
             pa.array(has_ref), J(',"tweets":[', ref_pages, "]", ""), pa.scalar("")
         )
-        newest, oldest = jnum(ids[rev][bounds[:-1]]), jnum(ids[rev][bounds[1:] - 1])
-        count = np.diff(bounds)
-        nxt = J(',"next_token":"', _b62(splitmix64(self.page_no + np.arange(n_pages)), 16), '"', "")
+        token = _b62(splitmix64(self.page_no + np.arange(n_pages)), 16)
+        nxt = J(',"next_token":"', token, '"', "")
         if last:
             nxt = pc.if_else(pa.array(np.arange(n_pages) == n_pages - 1), pa.scalar(""), nxt)
-        meta = J(
-            '{"newest_id":"',
-            newest,
-            '","oldest_id":"',
-            oldest,
-            '","result_count":',
-            jnum(count),
-            nxt,
-            "}",
-            "",
-        )
-        lines = J(
-            '{"data":[',
-            data,
-            '],"includes":{"users":[',
-            users,
-            "]",
-            ref_part,
-            '},"meta":',
-            meta,
-            ',"__twarc":',
-            self.twarc,
-            "}",
-            "",
-        )
-        write_lines(self.f, lines)
+        newest, oldest = jnum(ids[bounds[:-1]]), jnum(ids[bounds[1:] - 1])
+        meta = J('{"newest_id":"', newest, '","oldest_id":"', oldest, '","result_count":',
+                 jnum(np.diff(bounds)), nxt, "}", "")  # fmt: skip
+        lines = J('{"data":[', data, '],"includes":{"users":[', users, "]", ref_part, '},"meta":',
+                  meta, ',"__twarc":', self.twarc, "}\n", "")  # fmt: skip
+        write_lines(self.f, lines, terminated=True)
         self.page_no += n_pages
-        return sk.kind
 
     def _tweets(self, r: Rendered) -> pa.Array:
         plan, sk = self.plan, r.sk

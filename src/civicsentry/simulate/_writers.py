@@ -74,10 +74,28 @@ class _Parquet:
         self._w.close()
 
 
+_TWO = pa.array([f"{i:02d}" for i in range(60)])
+
+
 def iso(ts: pa.Array, ms: bool = False) -> pa.Array:
-    """ISO 8601 UTC with a Z (the X API writes milliseconds: ``.000Z``)."""
-    s = pc.strftime(pc.cast(ts, pa.timestamp("s", tz="UTC")), format="%Y-%m-%dT%H:%M:%S")
-    return J(s, ".000Z" if ms else "Z", "")
+    """ISO 8601 UTC with a Z (the X API writes milliseconds: ``.000Z``).
+
+    Built from a pool of day strings and two-digit strings: several times faster than
+    strftime on millions of rows.
+    """
+    if isinstance(ts, pa.ChunkedArray):
+        ts = ts.combine_chunks()
+    sec = pc.cast(pc.cast(ts, pa.timestamp("s", tz="UTC")), pa.int64()).to_numpy(
+        zero_copy_only=False
+    )
+    day, tod = np.divmod(sec, 86_400)
+    days, inv = np.unique(day, return_inverse=True)
+    names = np.datetime_as_string(days.astype("datetime64[D]"))
+    date = pc.take(pa.array(names.tolist()), pa.array(inv))
+    hh, rest = np.divmod(tod, 3600)
+    mm, ss = np.divmod(rest, 60)
+    two = [pc.take(_TWO, pa.array(x)) for x in (hh, mm, ss)]
+    return J(date, "T", two[0], ":", two[1], ":", two[2], ".000Z" if ms else "Z", "")
 
 
 def _flat(table: pa.Table) -> pa.Table:
@@ -148,11 +166,14 @@ def json_rows(table: pa.Table) -> pa.Array:
     return J(*parts, "}", "")
 
 
-def write_lines(f: BinaryIO, lines: pa.Array) -> None:
-    """Write strings as lines straight from the Arrow buffer (no Python string per row)."""
+def write_lines(f: BinaryIO, lines: pa.Array, *, terminated: bool = False) -> None:
+    """Write strings as lines straight from the Arrow buffer (no Python string per row).
+
+    ``terminated``: the strings already end in a newline (saves a copy of big pages).
+    """
     if len(lines) == 0:
         return
-    arr = J(lines, "\n", "")
+    arr = lines if terminated else J(lines, "\n", "")
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     offsets = np.frombuffer(arr.buffers()[1], np.int32, len(arr) + 1, offset=arr.offset * 4)
