@@ -18,6 +18,7 @@ their ``repost`` (and ``post``) action.
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
 from .normalise import text_keys
 
@@ -37,8 +38,14 @@ def actions_sql(source: str = "posts", where: str = "true", text_key: str = f"{_
     """The INSERT deriving actions from the posts of table ``source`` selected by ``where``.
     ``text_key`` is the SQL giving a post's exact-text key (a precomputed column, or the
     function that computes it)."""
+    return "INSERT INTO actions " + actions_select(source, where, text_key)
+
+
+def actions_select(
+    source: str = "posts", where: str = "true", text_key: str = f"{_UDF}(text)"
+) -> str:
+    """The SELECT of ``actions_sql``: actions rows in the table's column order."""
     return f"""
-    INSERT INTO actions
     WITH p AS (SELECT * FROM {source} WHERE {where}),
     orig AS (SELECT * FROM p WHERE kind <> 'repost')
     SELECT account_id, kind, parent_post_id, created_at, post_id
@@ -76,3 +83,14 @@ def derive_actions(
         sql = actions_sql(source, where)
     rows = con.execute(sql).fetchall()
     return int(rows[0][0]) if rows else 0
+
+
+def derive_actions_arrow(con: duckdb.DuckDBPyConnection, posts: pa.Table) -> int:
+    """Insert the actions of ``posts`` (an Arrow table of canonical post columns plus a
+    precomputed ``text_key``); returns how many. Reads the table through a relation, for
+    the reason given in ``service.ingest.insert_arrow``."""
+    select = actions_select("_new", "true", "text_key")
+    rows = con.from_arrow(posts).query("_new", select).to_arrow_table()
+    if rows.num_rows:
+        con.from_arrow(rows).insert_into("actions")
+    return rows.num_rows

@@ -25,13 +25,13 @@ from typing import TypeVar
 import pyarrow as pa
 
 from .. import __version__
-from ..derive import derive_actions
+from ..derive import derive_actions_arrow
 from ..errors import BadInputFile, InputError, StrictModeViolation, UnknownFormat
 from ..ingest import REGISTRY, detect_adapter, get_adapter
 from ..ingest.base import RAW_MAX, Adapter, Bad, Batch, Options
 from ..ingest.prepare import prepare_accounts, prepare_posts
 from ..ingest.readers import sample
-from ..schema import POST_KINDS
+from ..schema import ACCOUNTS, POST_KINDS
 from ..store import Workspace
 
 log = logging.getLogger("civicsentry")
@@ -182,11 +182,11 @@ def _ingest_one(
                     raise StrictModeViolation(
                         f"{source}: {first} (--strict: nothing from this file was stored)"
                     )
-                stored, valid = _store_posts(con, source, batch_id, posts)
+                stored, valid, new_rows = _store_posts(con, source, batch_id, posts)
                 counts["rows_stored"] += stored
                 counts["rows_duplicate"] += valid - stored
                 if stored:
-                    n_actions += derive_actions(con, "_new", text_key_column="text_key")
+                    n_actions += derive_actions_arrow(con, new_rows)
                 _stage_accounts(con, posts, accounts)
                 if progress:
                     progress(source, counts["rows_read"])
@@ -200,7 +200,7 @@ def _ingest_one(
             " rows_quarantined = ?, accounts = ?, actions = ? WHERE ingest_batch = ?",
             [*counts.values(), n_accounts, n_actions, batch_id],
         )
-        con.execute("DROP TABLE IF EXISTS _accounts_stage; DROP TABLE IF EXISTS _new")
+        con.execute("DROP TABLE IF EXISTS _accounts_stage")
         if counts["rows_quarantined"]:
             reasons = _reasons(con, batch_id, 5)
     return FileResult(
@@ -318,72 +318,101 @@ def _quarantine(con, source: str, batch_id: int, posts: pa.Table, bad: list[Bad]
         )
         n += len(bad)
     if posts.num_rows:
-        con.register("_chunk", posts)
-        rows = con.execute(
-            f"""INSERT INTO quarantine
-            SELECT ?, position, reason,
+        n += insert_arrow(
+            con,
+            "quarantine",
+            posts,
+            f"""SELECT {_literal(source)}, position, reason,
                    left(coalesce(raw, to_json(struct_pack(post_id, account_id, created_at, kind, text))::VARCHAR), {RAW_MAX}),
-                   ?
-            FROM (SELECT *, {_REASON} AS reason FROM _chunk) WHERE reason IS NOT NULL""",
-            [source, batch_id],
-        ).fetchall()
-        con.unregister("_chunk")
-        n += int(rows[0][0])
+                   {int(batch_id)}::BIGINT
+            FROM (SELECT *, {_REASON} AS reason FROM _arrow) WHERE reason IS NOT NULL""",
+        )
     return n
 
 
-def _store_posts(con, source: str, batch_id: int, posts: pa.Table) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """Insert the valid posts not stored before; returns (inserted, valid)."""
+def _store_posts(
+    con, source: str, batch_id: int, posts: pa.Table
+) -> tuple[int, int, pa.Table | None]:  # type: ignore[no-untyped-def]
+    """Insert the valid posts not stored before; returns (inserted, valid, the inserted
+    rows with their text keys, for deriving actions).
+
+    Intermediate results go through Arrow, not temp tables: a transaction keeps every
+    table it dropped until it commits, so temp tables would make memory grow with the
+    size of the file."""
     if not posts.num_rows:
-        return 0, 0
-    con.register("_chunk", posts)
+        return 0, 0, None
+    chunk = con.from_arrow(posts)  # a relation, not con.register: see insert_arrow
     # Dropping repeats inside the chunk sorts it; skip that when there are none (the usual case).
-    repeats = con.execute("SELECT count(*) - count(DISTINCT post_id) FROM _chunk").fetchall()[0][0]
+    repeats = chunk.query("_chunk", "SELECT count(*) - count(DISTINCT post_id) FROM _chunk").fetchall()[0][0]
     dedup = "DISTINCT ON (post_id)" if repeats else ""
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _valid AS
-        SELECT {dedup} * FROM (
-            SELECT {_qualify("post_id")} AS post_id, platform, {_qualify("account_id")} AS account_id,
-                   created_at, coalesce(kind, 'post') AS kind, {_qualify("parent_post_id")} AS parent_post_id,
-                   text, lang, {_clean_list("urls")} AS urls, {_clean_list("domains")} AS domains,
-                   {_clean_list("hashtags")} AS hashtags, {_clean_list("mentions")} AS mentions,
-                   {_clean_list("media_hashes")} AS media_hashes, text_key,
-                   ? || ':' || position AS source, position
-            FROM _chunk WHERE ({_REASON}) IS NULL)
-        {"ORDER BY post_id, position" if repeats else ""}""",
-        [source],
-    ).fetchall()
     valid = int(
-        con.execute(f"SELECT count(*) FROM _chunk WHERE ({_REASON}) IS NULL").fetchall()[0][0]
+        chunk.query("_chunk", f"SELECT count(*) FROM _chunk WHERE ({_REASON}) IS NULL").fetchall()[0][0]
     )
-    con.unregister("_chunk")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _new AS
-        SELECT post_id, platform, account_id, created_at, kind, parent_post_id, text, lang, urls, domains,
-               hashtags, mentions, media_hashes, source, {int(batch_id)} AS ingest_batch, text_key
-        FROM _valid v
-        WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)""").fetchall()
-    inserted = con.execute("INSERT INTO posts SELECT * EXCLUDE (text_key) FROM _new").fetchall()
-    con.execute("DROP TABLE _valid")
-    return int(inserted[0][0]), valid
+    # One query from the chunk to the rows to insert: no intermediate result to hold.
+    new_rows = chunk.query(
+        "_chunk",
+        f"""
+        SELECT * EXCLUDE (position) FROM (
+            SELECT {dedup} * FROM (
+                SELECT {_qualify("post_id")} AS post_id, platform, {_qualify("account_id")} AS account_id,
+                       created_at, coalesce(kind, 'post') AS kind,
+                       {_qualify("parent_post_id")} AS parent_post_id, text, lang,
+                       {_clean_list("urls")} AS urls, {_clean_list("domains")} AS domains,
+                       {_clean_list("hashtags")} AS hashtags, {_clean_list("mentions")} AS mentions,
+                       {_clean_list("media_hashes")} AS media_hashes, {_literal(source)} || ':' || position AS source,
+                       {int(batch_id)}::BIGINT AS ingest_batch, text_key, position
+                FROM _chunk WHERE ({_REASON}) IS NULL)
+            {"ORDER BY post_id, position" if repeats else ""}) v
+        WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)""",
+    ).to_arrow_table()
+    inserted = insert_arrow(con, "posts", new_rows, "SELECT * EXCLUDE (text_key) FROM _arrow")
+    return inserted, valid, new_rows
 
 
 def _stage_accounts(con, posts: pa.Table, accounts: list[pa.Table]) -> None:  # type: ignore[no-untyped-def]
     """Profiles from the file and handles carried by posts, merged once per file."""
     if posts.num_rows:
-        con.register("_chunk", posts.select(["platform", "account_id", "handle", "problem"]))
-        con.execute(f"""INSERT INTO _accounts_stage (account_id, platform, handle, seq)
-            SELECT DISTINCT {_qualify("account_id")}, platform, handle, 0 FROM _chunk
-            WHERE problem IS NULL AND account_id IS NOT NULL AND platform IS NOT NULL
-              AND handle IS NOT NULL""").fetchall()
-        con.unregister("_chunk")
+        authors = posts.select(["platform", "account_id", "handle", "problem"])
+        _stage(con, authors, "WHERE problem IS NULL AND handle IS NOT NULL", seq=0, distinct=True)
     for i, table in enumerate(accounts, start=1):
-        con.register("_acc", table)
-        con.execute(f"""INSERT INTO _accounts_stage BY NAME
-            SELECT * REPLACE ({_qualify("account_id")} AS account_id), {i} AS seq FROM _acc
-            WHERE account_id IS NOT NULL AND platform IS NOT NULL""").fetchall()
-        con.unregister("_acc")
+        _stage(con, table, "", seq=i)
+
+
+def _stage(con, table: pa.Table, where: str, *, seq: int, distinct: bool = False) -> None:  # type: ignore[no-untyped-def]
+    # Rows for `_accounts_stage`: the account columns the table has, NULL for the others.
+    present = set(table.column_names)
+    picks = ", ".join(
+        (_qualify(c.name) if c.name == "account_id" else c.name)
+        if c.name in present
+        else f"NULL::{c.type} AS {c.name}"
+        for c in ACCOUNTS.columns
+    )
+    cond = "account_id IS NOT NULL AND platform IS NOT NULL" + (
+        f" AND {where[6:]}" if where else ""
+    )
+    insert_arrow(
+        con,
+        "_accounts_stage",
+        table,
+        f"SELECT {'DISTINCT' if distinct else ''} {picks}, {seq}::BIGINT FROM _arrow WHERE {cond}",
+    )
+
+
+def insert_arrow(con, table: str, data: pa.Table, select: str = "SELECT * FROM _arrow") -> int:  # type: ignore[no-untyped-def]
+    """Insert the rows of ``select`` over ``data`` (named ``_arrow`` in it) into ``table``,
+    in the table's column order; returns how many.
+
+    Goes through a relation, never ``con.register``: inside a transaction DuckDB keeps
+    every registered object a query read until the commit, so a file of 10M posts would
+    hold all of them in memory."""
+    rows = con.from_arrow(data).query("_arrow", select).to_arrow_table()
+    if rows.num_rows:
+        con.from_arrow(rows).insert_into(table)
+    return rows.num_rows
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 _PROFILE = (
