@@ -85,12 +85,14 @@ def derive_actions(
     return int(rows[0][0]) if rows else 0
 
 
-def derive_actions_arrow(con: duckdb.DuckDBPyConnection, posts: pa.Table) -> int:
+def derive_actions_arrow(
+    con: duckdb.DuckDBPyConnection, posts: pa.Table, into: str = "actions"
+) -> int:
     """Insert the actions of ``posts`` (an Arrow table of canonical post columns plus a
-    precomputed ``text_key``); returns how many. Reads the table through a relation, for
+    precomputed ``text_key``) into table ``into``; returns how many. Reads the table through a relation, for
     the reason given in ``service.ingest.insert_arrow``."""
     select = actions_select("_new", "true", "text_key")
     rows = con.from_arrow(posts).query("_new", select).to_arrow_table()
     if rows.num_rows:
-        con.from_arrow(rows).insert_into("actions")
+        con.from_arrow(rows).insert_into(into)
     return rows.num_rows

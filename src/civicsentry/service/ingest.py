@@ -37,7 +37,8 @@ from ..store import Workspace
 log = logging.getLogger("civicsentry")
 
 _T = TypeVar("_T")
-FLUSH_ROWS = 250_000  # posts buffered before one write: bounded memory, few index probes
+FLUSH_ROWS = 250_000
+INGEST_MEMORY_LIMIT = "1GB"  # posts buffered before one write: bounded memory, few index probes
 ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
 
 
@@ -119,7 +120,75 @@ def ingest_files(
     aborts its file (nothing of it is stored) and the run."""
     options = Options(mapping=dict(mapping or {}), platform=platform, encoding=encoding)
     forced = get_adapter(format) if format else (get_adapter("table") if mapping else None)
-    results = []
+    _drop_stale_stages(ws)
+    # Ingest streams: DuckDB needs little cache, and keeping it small keeps peak memory
+    # independent of the input's size.
+    previous = ws.scalar("SELECT current_setting('memory_limit')")
+    ws.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+    try:
+        results = _ingest_paths(ws, paths, forced, format, options, strict, progress)
+    finally:
+        ws.con.execute(f"SET memory_limit = '{previous}'")
+    report = IngestReport(tuple(results))
+    ws.audit(
+        "ingest",
+        {k: v for k, v in report.as_dict().items() if k != "files"}
+        | {"sources": [f.source for f in results]},
+    )
+    return report
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """Staging tables of one file. Chunks are committed into them as they are read, so
+    memory stays bounded whatever the file's size (DuckDB holds an open transaction's
+    rows in memory); the canonical tables receive the whole file in one final
+    transaction, so a crash or a kill leaves them as they were. Leftovers of a killed
+    run are dropped by the next ingest."""
+
+    batch: int
+
+    def name(self, table: str) -> str:
+        return f"{STAGE_PREFIX}{self.batch}_{table}"
+
+    def create(self, con) -> None:  # type: ignore[no-untyped-def]
+        for table in ("posts", "actions", "quarantine"):
+            con.execute(f"CREATE TABLE {self.name(table)} AS SELECT * FROM {table} LIMIT 0")
+        con.execute(
+            f"CREATE TABLE {self.name('accounts')} AS SELECT *, 0::BIGINT AS seq FROM accounts LIMIT 0"
+        )
+
+    def drop(self, con) -> None:  # type: ignore[no-untyped-def]
+        for table in ("posts", "actions", "quarantine", "accounts"):
+            con.execute(f"DROP TABLE IF EXISTS {self.name(table)}")
+
+
+STAGE_PREFIX = "_ingest_stage_"
+
+
+def _drop_stale_stages(ws: Workspace) -> None:
+    """Drop staging tables left by a run that was killed (a finished run drops its own;
+    a workspace has one writer at a time, so any that remain are stale)."""
+    rows = ws.con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE starts_with(table_name, ?)",
+        [STAGE_PREFIX],
+    ).fetchall()
+    for (name,) in rows:
+        ws.con.execute(f"DROP TABLE IF EXISTS {name}")
+    if rows:
+        log.info("dropped %d staging tables left by an interrupted ingest", len(rows))
+
+
+def _ingest_paths(
+    ws: Workspace,
+    paths: Sequence[str | Path],
+    forced: Adapter | None,
+    format: str | None,
+    options: Options,
+    strict: bool,
+    progress: ProgressFn | None,
+) -> list[FileResult]:
+    results: list[FileResult] = []
     for path in expand_paths(paths):
         started = time.perf_counter()
         try:
@@ -132,13 +201,7 @@ def ingest_files(
             log.warning("%s", e)
             continue
         results.append(replace(result, seconds=round(time.perf_counter() - started, 3)))
-    report = IngestReport(tuple(results))
-    ws.audit(
-        "ingest",
-        {k: v for k, v in report.as_dict().items() if k != "files"}
-        | {"sources": [f.source for f in results]},
-    )
-    return report
+    return results
 
 
 def _ingest_one(
@@ -152,10 +215,32 @@ def _ingest_one(
     con = ws.con
     source = str(path)
     counts = dict.fromkeys(("rows_read", "rows_stored", "rows_duplicate", "rows_quarantined"), 0)
-    reasons: list[str] = []
     n_actions = 0
+    started = ws.scalar("SELECT now()")
+    stage = _Stage(ws.next_id("ingest_log", "ingest_batch"))
     with ws.transaction():
-        batch_id = ws.next_id("ingest_log", "ingest_batch")
+        stage.create(con)
+    published = False
+    try:
+        for posts, accounts, bad in _buffered(adapter.read(path, options)):
+            with ws.transaction():
+                counts["rows_read"] += posts.num_rows + len(bad)
+                q = _quarantine(con, source, stage, posts, bad)
+                counts["rows_quarantined"] += q
+                if q and strict:
+                    first = _reasons(con, stage.name("quarantine"), 1)[0]
+                    raise StrictModeViolation(
+                        f"{source}: {first} (--strict: nothing from this file was stored)"
+                    )
+                stored, valid, new_rows = _store_posts(con, source, stage, posts)
+                counts["rows_stored"] += stored
+                counts["rows_duplicate"] += valid - stored
+                if stored:
+                    n_actions += derive_actions_arrow(con, new_rows, stage.name("actions"))
+                _stage_accounts(con, stage, posts, accounts)
+            if progress:
+                progress(source, counts["rows_read"])
+        reasons = _reasons(con, stage.name("quarantine"), 5) if counts["rows_quarantined"] else []
         params = {
             "format": adapter.name,
             "mapping": dict(options.mapping),
@@ -163,50 +248,37 @@ def _ingest_one(
             "encoding": options.encoding,
             "strict": strict,
         }
-        con.execute(
-            "INSERT INTO ingest_log (ingest_batch, source, format, started_at, params, civicsentry_version)"
-            " VALUES (?, ?, ?, now(), ?, ?)",
-            [batch_id, source, adapter.name, json.dumps(params), __version__],
-        )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _accounts_stage AS SELECT *, 0::BIGINT AS seq "
-            "FROM (SELECT * FROM accounts LIMIT 0)"
-        )
-        try:
-            for posts, accounts, bad in _buffered(adapter.read(path, options)):
-                counts["rows_read"] += posts.num_rows + len(bad)
-                q = _quarantine(con, source, batch_id, posts, bad)
-                counts["rows_quarantined"] += q
-                if q and strict:
-                    first = _reasons(con, batch_id, 1)[0]
-                    raise StrictModeViolation(
-                        f"{source}: {first} (--strict: nothing from this file was stored)"
-                    )
-                stored, valid, new_rows = _store_posts(con, source, batch_id, posts)
-                counts["rows_stored"] += stored
-                counts["rows_duplicate"] += valid - stored
-                if stored:
-                    n_actions += derive_actions_arrow(con, new_rows)
-                _stage_accounts(con, posts, accounts)
-                if progress:
-                    progress(source, counts["rows_read"])
-        except (BadInputFile, StrictModeViolation):
+        with ws.transaction():
+            for table in ("posts", "actions", "quarantine"):
+                con.execute(f"INSERT INTO {table} SELECT * FROM {stage.name(table)}")
+            n_accounts = _merge_accounts(con, stage)
+            con.execute(
+                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    stage.batch,
+                    source,
+                    adapter.name,
+                    started,
+                    *counts.values(),
+                    n_accounts,
+                    n_actions,
+                    json.dumps(params),
+                    __version__,
+                ],
+            )
+            stage.drop(con)
+        published = True
+    except InputError as e:
+        if isinstance(e, BadInputFile | StrictModeViolation):
             raise
-        except InputError as e:
-            raise BadInputFile(f"{source}: {e}") from e
-        n_accounts = _merge_accounts(con, batch_id)
-        con.execute(
-            "UPDATE ingest_log SET finished_at = now(), rows_read = ?, rows_stored = ?, rows_duplicate = ?,"
-            " rows_quarantined = ?, accounts = ?, actions = ? WHERE ingest_batch = ?",
-            [*counts.values(), n_accounts, n_actions, batch_id],
-        )
-        con.execute("DROP TABLE IF EXISTS _accounts_stage")
-        if counts["rows_quarantined"]:
-            reasons = _reasons(con, batch_id, 5)
+        raise BadInputFile(f"{source}: {e}") from e
+    finally:
+        if not published:
+            stage.drop(con)
     return FileResult(
         source,
         adapter.name,
-        batch_id,
+        stage.batch,
         **counts,
         accounts=n_accounts,
         actions=n_actions,
@@ -309,18 +381,19 @@ def _clean_list(col: str) -> str:
     )
 
 
-def _quarantine(con, source: str, batch_id: int, posts: pa.Table, bad: list[Bad]) -> int:  # type: ignore[no-untyped-def]
+def _quarantine(con, source: str, stage: _Stage, posts: pa.Table, bad: list[Bad]) -> int:  # type: ignore[no-untyped-def]
+    batch_id = stage.batch
     n = 0
     if bad:
         con.executemany(
-            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?)",
+            f"INSERT INTO {stage.name('quarantine')} VALUES (?, ?, ?, ?, ?)",
             [[source, b.position, b.reason, b.raw[:RAW_MAX], batch_id] for b in bad],
         )
         n += len(bad)
     if posts.num_rows:
         n += insert_arrow(
             con,
-            "quarantine",
+            stage.name("quarantine"),
             posts,
             f"""SELECT {_literal(source)}, position, reason,
                    left(coalesce(raw, to_json(struct_pack(post_id, account_id, created_at, kind, text))::VARCHAR), {RAW_MAX}),
@@ -331,7 +404,7 @@ def _quarantine(con, source: str, batch_id: int, posts: pa.Table, bad: list[Bad]
 
 
 def _store_posts(
-    con, source: str, batch_id: int, posts: pa.Table
+    con, source: str, stage: _Stage, posts: pa.Table
 ) -> tuple[int, int, pa.Table | None]:  # type: ignore[no-untyped-def]
     """Insert the valid posts not stored before; returns (inserted, valid, the inserted
     rows with their text keys, for deriving actions).
@@ -341,12 +414,17 @@ def _store_posts(
     size of the file."""
     if not posts.num_rows:
         return 0, 0, None
+    batch_id = stage.batch
     chunk = con.from_arrow(posts)  # a relation, not con.register: see insert_arrow
     # Dropping repeats inside the chunk sorts it; skip that when there are none (the usual case).
-    repeats = chunk.query("_chunk", "SELECT count(*) - count(DISTINCT post_id) FROM _chunk").fetchall()[0][0]
+    repeats = chunk.query(
+        "_chunk", "SELECT count(*) - count(DISTINCT post_id) FROM _chunk"
+    ).fetchall()[0][0]
     dedup = "DISTINCT ON (post_id)" if repeats else ""
     valid = int(
-        chunk.query("_chunk", f"SELECT count(*) FROM _chunk WHERE ({_REASON}) IS NULL").fetchall()[0][0]
+        chunk.query("_chunk", f"SELECT count(*) FROM _chunk WHERE ({_REASON}) IS NULL").fetchall()[
+            0
+        ][0]
     )
     # One query from the chunk to the rows to insert: no intermediate result to hold.
     new_rows = chunk.query(
@@ -363,23 +441,35 @@ def _store_posts(
                        {int(batch_id)}::BIGINT AS ingest_batch, text_key, position
                 FROM _chunk WHERE ({_REASON}) IS NULL)
             {"ORDER BY post_id, position" if repeats else ""}) v
-        WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)""",
+        WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)
+          AND NOT EXISTS (SELECT 1 FROM {stage.name("posts")} p WHERE p.post_id = v.post_id)""",
     ).to_arrow_table()
-    inserted = insert_arrow(con, "posts", new_rows, "SELECT * EXCLUDE (text_key) FROM _arrow")
+    inserted = insert_arrow(
+        con, stage.name("posts"), new_rows, "SELECT * EXCLUDE (text_key) FROM _arrow"
+    )
     return inserted, valid, new_rows
 
 
-def _stage_accounts(con, posts: pa.Table, accounts: list[pa.Table]) -> None:  # type: ignore[no-untyped-def]
+def _stage_accounts(con, stage: _Stage, posts: pa.Table, accounts: list[pa.Table]) -> None:  # type: ignore[no-untyped-def]
     """Profiles from the file and handles carried by posts, merged once per file."""
     if posts.num_rows:
         authors = posts.select(["platform", "account_id", "handle", "problem"])
-        _stage(con, authors, "WHERE problem IS NULL AND handle IS NOT NULL", seq=0, distinct=True)
+        _stage(
+            con,
+            stage,
+            authors,
+            "WHERE problem IS NULL AND handle IS NOT NULL",
+            seq=0,
+            distinct=True,
+        )
     for i, table in enumerate(accounts, start=1):
-        _stage(con, table, "", seq=i)
+        _stage(con, stage, table, "", seq=i)
 
 
-def _stage(con, table: pa.Table, where: str, *, seq: int, distinct: bool = False) -> None:  # type: ignore[no-untyped-def]
-    # Rows for `_accounts_stage`: the account columns the table has, NULL for the others.
+def _stage(
+    con, stage: _Stage, table: pa.Table, where: str, *, seq: int, distinct: bool = False
+) -> None:  # type: ignore[no-untyped-def]
+    # Rows for the staged accounts: the account columns the table has, NULL for the others.
     present = set(table.column_names)
     picks = ", ".join(
         (_qualify(c.name) if c.name == "account_id" else c.name)
@@ -392,7 +482,7 @@ def _stage(con, table: pa.Table, where: str, *, seq: int, distinct: bool = False
     )
     insert_arrow(
         con,
-        "_accounts_stage",
+        stage.name("accounts"),
         table,
         f"SELECT {'DISTINCT' if distinct else ''} {picks}, {seq}::BIGINT FROM _arrow WHERE {cond}",
     )
@@ -428,7 +518,7 @@ _PROFILE = (
 )
 
 
-def _merge_accounts(con, batch_id: int) -> int:  # type: ignore[no-untyped-def]
+def _merge_accounts(con, stage: _Stage) -> int:  # type: ignore[no-untyped-def]
     """Upsert the accounts of this file: newest non-null profile values win, first/last
     seen widen to cover this file's posts."""
     picks = ", ".join(f"arg_max({c}, seq) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in _PROFILE)
@@ -437,10 +527,10 @@ def _merge_accounts(con, batch_id: int) -> int:  # type: ignore[no-untyped-def]
         INSERT INTO accounts
         SELECT account_id, coalesce(s.platform, p.platform), {", ".join(_PROFILE)}, p.first_seen, p.last_seen
         FROM (SELECT account_id, any_value(platform) AS platform, {picks}
-              FROM _accounts_stage GROUP BY account_id) s
+              FROM {stage.name("accounts")} GROUP BY account_id) s
         FULL OUTER JOIN (SELECT account_id, any_value(platform) AS platform, min(created_at) AS first_seen,
                                 max(created_at) AS last_seen
-                         FROM posts WHERE ingest_batch = {int(batch_id)} GROUP BY account_id) p
+                         FROM {stage.name("posts")} GROUP BY account_id) p
         USING (account_id)
         ON CONFLICT (account_id) DO UPDATE SET {sets},
             first_seen = least(accounts.first_seen, EXCLUDED.first_seen),
@@ -449,10 +539,9 @@ def _merge_accounts(con, batch_id: int) -> int:  # type: ignore[no-untyped-def]
     return int(rows[0][0]) if rows else 0
 
 
-def _reasons(con, batch_id: int, k: int) -> list[str]:  # type: ignore[no-untyped-def]
+def _reasons(con, table: str, k: int) -> list[str]:  # type: ignore[no-untyped-def]
     rows = con.execute(
-        "SELECT position, reason FROM quarantine WHERE ingest_batch = ? ORDER BY position LIMIT ?",
-        [batch_id, k],
+        f"SELECT position, reason FROM {table} ORDER BY position LIMIT ?", [k]
     ).fetchall()
     return [f"record {pos}: {reason}" for pos, reason in rows]
 
