@@ -87,12 +87,9 @@ def derive_actions(
 
 def derive_actions_arrow(
     con: duckdb.DuckDBPyConnection, posts: pa.Table, into: str = "actions"
-) -> int:
+) -> None:
     """Insert the actions of ``posts`` (an Arrow table of canonical post columns plus a
-    precomputed ``text_key``) into table ``into``; returns how many. Reads the table through a relation, for
-    the reason given in ``service.ingest.insert_arrow``."""
+    precomputed ``text_key``) into table ``into``. Reads the table through a relation,
+    not a registered view, for the reason given in ``service.ingest.insert_arrow``."""
     select = actions_select("_new", "true", "text_key")
-    rows = con.from_arrow(posts).query("_new", select).to_arrow_table()
-    if rows.num_rows:
-        con.from_arrow(rows).insert_into(into)
-    return rows.num_rows
+    con.from_arrow(posts).query("_new", select).insert_into(into)

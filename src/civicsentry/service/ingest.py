@@ -215,7 +215,6 @@ def _ingest_one(
     con = ws.con
     source = str(path)
     counts = dict.fromkeys(("rows_read", "rows_stored", "rows_duplicate", "rows_quarantined"), 0)
-    n_actions = 0
     started = ws.scalar("SELECT now()")
     stage = _Stage(ws.next_id("ingest_log", "ingest_batch"))
     with ws.transaction():
@@ -236,7 +235,7 @@ def _ingest_one(
                 counts["rows_stored"] += stored
                 counts["rows_duplicate"] += valid - stored
                 if stored:
-                    n_actions += derive_actions_arrow(con, new_rows, stage.name("actions"))
+                    derive_actions_arrow(con, new_rows, stage.name("actions"))
                 _stage_accounts(con, stage, posts, accounts)
             if progress:
                 progress(source, counts["rows_read"])
@@ -249,6 +248,7 @@ def _ingest_one(
             "strict": strict,
         }
         with ws.transaction():
+            n_actions = ws.scalar(f"SELECT count(*) FROM {stage.name('actions')}")
             for table in ("posts", "actions", "quarantine"):
                 con.execute(f"INSERT INTO {table} SELECT * FROM {stage.name(table)}")
             n_accounts = _merge_accounts(con, stage)
@@ -444,9 +444,10 @@ def _store_posts(
         WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)
           AND NOT EXISTS (SELECT 1 FROM {stage.name("posts")} p WHERE p.post_id = v.post_id)""",
     ).to_arrow_table()
-    inserted = insert_arrow(
-        con, stage.name("posts"), new_rows, "SELECT * EXCLUDE (text_key) FROM _arrow"
-    )
+    if new_rows.num_rows:
+        rel = con.from_arrow(new_rows).query("_new", "SELECT * EXCLUDE (text_key) FROM _new")
+        rel.insert_into(stage.name("posts"))
+    inserted = new_rows.num_rows
     return inserted, valid, new_rows
 
 
