@@ -54,7 +54,7 @@ def bench(size: int, fmt: str, repeat: int, work: Path) -> dict[str, object]:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-    posts = data / ("tweets.jsonl" if fmt == "twitter-v2" else "posts.parquet")
+    posts = next(data.glob("tweets.jsonl" if fmt == "twitter-v2" else "posts.*"))
     times, peaks = [], []
     for _ in range(repeat):
         ws = work / "ws.duckdb"

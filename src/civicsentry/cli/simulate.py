@@ -22,7 +22,7 @@ def simulate_cmd(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
     format: Annotated[
         str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")
-    ] = "parquet",  # noqa: A002
+    ] = "parquet",
     days: Annotated[int, typer.Option(help="Days of activity.")] = 7,
     start: Annotated[
         str | None, typer.Option(help="First day (ISO date, UTC); default 2024-10-28, a Monday.")
