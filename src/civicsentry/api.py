@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import store
+from .errors import InvalidParams
 from .service import ingest as _ingest
 from .service import summary as _summary
 
@@ -52,3 +53,39 @@ class Workspace(store.Workspace):
     ) -> list[dict[str, Any]]:
         """Quarantined records with where and why; see ``civicsentry quarantine``."""
         return _summary.quarantined(self, source=source, limit=limit)
+
+    def detect(self, *, cluster: bool = True, **params: Any) -> Any:
+        """Detect coordination (``civicsentry detect``; parameters as
+        ``service.detect.detect_coordination``) and, by default, cluster the result.
+        Returns the run's ``DetectionSummary``."""
+        from .service.detect import detect_coordination
+
+        summary = detect_coordination(self, **params)
+        if cluster:
+            self.cluster(summary.run_id)
+        return summary
+
+    def cluster(self, run_id: int | None = None, **params: Any) -> Any:
+        """Leiden clusters of a detection run (default: the latest); see
+        ``civicsentry clusters build``."""
+        from .service.clusters import cluster_run
+
+        return cluster_run(self, run_id, **params)
+
+    def clusters(self, run_id: int | None = None, *, limit: int = 10) -> list[dict[str, Any]]:
+        """The most suspicious clusters of a run, with their explained scores."""
+        from .service.clusters import top_clusters
+
+        return top_clusters(self, run_id, limit=limit)
+
+    def network(
+        self, run_id: int | None = None, *, library: str = "networkx", **params: Any
+    ) -> Any:
+        """A run's coordination network as a networkx (default) or igraph graph, with
+        cluster and account attributes on the nodes."""
+        from .export.network import to_igraph, to_networkx
+
+        if library not in ("networkx", "igraph"):
+            raise InvalidParams(f"library is 'networkx' or 'igraph', not {library!r}.")
+        make = to_networkx if library == "networkx" else to_igraph
+        return make(self, run_id, **params)

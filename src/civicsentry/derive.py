@@ -91,5 +91,28 @@ def derive_actions_arrow(
     """Insert the actions of ``posts`` (an Arrow table of canonical post columns plus a
     precomputed ``text_key``) into table ``into``. Reads the table through a relation,
     not a registered view, for the reason given in ``service.ingest.insert_arrow``."""
-    select = actions_select("_new", "true", "text_key")
-    con.from_arrow(posts).query("_new", select).insert_into(into)
+    con.from_arrow(posts).query("_new", _ONE_PASS).insert_into(into)
+
+
+def _objects(column: str, kind: str) -> str:
+    return (
+        f"list_transform(list_filter(list_distinct({column}), lambda x: x IS NOT NULL), "
+        f"lambda x: {{'t': '{kind}', 'o': x}})"
+    )
+
+
+# The actions of ``actions_select`` in one scan: each post's (type, object) pairs are built
+# as one list and unnested once, instead of six scans joined by UNION ALL.
+_ONE_PASS = f"""
+SELECT account_id, a.t, a.o, created_at, post_id FROM (
+    SELECT account_id, created_at, post_id, unnest(list_concat(
+        CASE WHEN kind IN ('repost', 'reply', 'quote') AND parent_post_id IS NOT NULL
+             THEN [{{'t': kind, 'o': parent_post_id}}] ELSE [] END,
+        CASE WHEN kind <> 'repost' THEN list_concat(
+            {_objects("urls", "url")}, {_objects("domains", "domain")},
+            {_objects("hashtags", "hashtag")},
+            CASE WHEN text IS NOT NULL AND text_key <> ''
+                 THEN [{{'t': 'text', 'o': md5(text_key)}}] ELSE [] END) ELSE [] END,
+        [{{'t': 'post', 'o': 'any'}}])) AS a
+    FROM _new)
+"""

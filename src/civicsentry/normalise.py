@@ -155,12 +155,33 @@ def text_key(text: str | None) -> str:
     return " ".join(s.split())  # str.split() splits on exactly what \s matches
 
 
+# ASCII whitespace as Python's str.split() and re's \s see it (RE2's \s lacks \v, \x1c-\x1f).
+_ASCII_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f "
+_ASCII_SPACE_CHARS = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
+
+
 def text_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The exact-text key of each text, computing each distinct text once."""
+    """The exact-text key of each text, computing each distinct text once.
+
+    ASCII texts (most of them) are keyed with Arrow's vectorised string functions; the
+    rest (Unicode normalisation) with ``text_key``. Both give the same keys. RE2 has no
+    look-behind: a mention is matched with the character before it, which differs from
+    ``_MENTION_RE`` only when a mention ending in ``.`` is followed by ``@`` (such texts
+    take the Python path)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     uniq = pc.unique(texts)
-    keys = pa.array([None if t is None else text_key(t) for t in uniq.to_pylist()], pa.string())
+    simple = pc.and_(pc.string_is_ascii(uniq), pc.invert(pc.match_substring(uniq, ".@")))
+    simple = pc.fill_null(simple, False)
+    fast = pc.utf8_lower(uniq)  # ASCII: the same as str.lower()
+    fast = pc.replace_substring_regex(fast, rf"(?:https?://|www\.)[^{_ASCII_SPACE}]+", "<url>")
+    fast = pc.replace_substring_regex(fast, r"(^|[^a-z0-9_])@[a-z0-9_.]+", r"\1@")
+    # Runs of whitespace, and single whitespace other than a space, become one space.
+    fast = pc.replace_substring_regex(fast, rf"[{_ASCII_SPACE}]{{2,}}|[{_ASCII_SPACE[:-1]}]", " ")
+    fast = pc.utf8_trim(fast, _ASCII_SPACE_CHARS)
+    rest = pc.filter(uniq, pc.invert(simple)).to_pylist()
+    slow = pa.array([None if t is None else text_key(t) for t in rest], pa.string())
+    keys = pc.replace_with_mask(fast, pc.invert(simple), slow) if len(slow) else fast
     return keys.take(pc.index_in(texts, value_set=uniq))
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: An account pair travels as one BIGINT key acc_a · 2^32 + acc_b (account keys < 2^31).
+PAIR_SHIFT = 4294967296
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -28,6 +31,13 @@ class Dialect:
         """Integer division (truncating; operands are non-negative where it matters)."""
         return f"(({a}) // ({b}))" if self.name == "duckdb" else f"(({a}) div ({b}))"
 
+    def pair_a(self, pair: str) -> str:
+        """The first account key of a pair key ``acc_a · 2^32 + acc_b``."""
+        return self.idiv(pair, str(PAIR_SHIFT))
+
+    def pair_b(self, pair: str) -> str:
+        return f"(({pair}) % {PAIR_SHIFT})"
+
     def quantile(self, x: str, q: float) -> str:
         """Exact quantile with linear interpolation (R's type 7)."""
         if self.name == "duckdb":
@@ -39,11 +49,6 @@ class Dialect:
         if self.name == "duckdb":
             return f"string_agg(DISTINCT {x}, ',' ORDER BY {x})"
         return f"array_join(array_sort(collect_set({x})), ',')"
-
-    def inline_table(self, name: str, columns: tuple[str, ...], rows: list[tuple[int, ...]]) -> str:
-        """A constant table usable in FROM."""
-        values = ", ".join("(" + ", ".join(str(v) for v in r) + ")" for r in rows)
-        return f"(VALUES {values}) AS {name}({', '.join(columns)})"
 
 
 DUCKDB = Dialect("duckdb")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Protocol
 
 import duckdb
@@ -25,8 +25,17 @@ _counter = itertools.count(1)
 class Engine(Protocol):
     dialect: Dialect
 
+    def name(self, base: str) -> str:
+        """A collision-free name for an intermediate table."""
+
+    def scalar(self, sql: str) -> object:
+        """The first value of the first row of ``sql``."""
+
     def create(self, name: str, sql: str) -> None:
         """Materialise ``sql`` (a SELECT) as the intermediate table ``name``."""
+
+    def view(self, name: str, sql: str) -> None:
+        """Define ``name`` as ``sql`` without materialising it."""
 
     def fetch(self, sql: str) -> pa.Table:
         """Run ``sql`` and return the whole (small) result."""
@@ -47,6 +56,7 @@ class DuckDBEngine:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self.prefix = f"_cs{next(_counter)}_"
+        self._views: set[str] = set()
 
     def name(self, base: str) -> str:
         """A collision-free name for an intermediate table of this run."""
@@ -54,6 +64,10 @@ class DuckDBEngine:
 
     def create(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def view(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+        self._views.add(name)
 
     def fetch(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
@@ -72,7 +86,9 @@ class DuckDBEngine:
 
     def drop(self, *names: str) -> None:
         for n in names:
-            self.con.execute(f"DROP TABLE IF EXISTS {n}")
+            kind = "VIEW" if n in self._views else "TABLE"
+            self.con.execute(f"DROP {kind} IF EXISTS {n}")
+            self._views.discard(n)
 
     @contextmanager
     def settings(
@@ -101,10 +117,8 @@ class DuckDBEngine:
             yield
         finally:
             for k, v in old.items():
-                try:
+                with suppress(duckdb.Error):  # e.g. threads above what this build allows
                     self.con.execute(f"SET {k} = {_literal(v)}")
-                except duckdb.Error:  # e.g. threads above what this build allows
-                    pass
             if tmp is not None:
                 tmp.cleanup()
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import InvalidParams
-from .sweep import check_type_name
+from .sweep import Cap, check_type_name
 from .windows import AUTO, WindowValue, parse_duration, parse_windows
 
 SEMANTICS = ("civicsentry", "coortweet", "cnt")
@@ -17,19 +17,32 @@ SEMANTICS = ("civicsentry", "coortweet", "cnt")
 #: (civicsentry semantics; see sweep.py). Binds only on objects with more than this many
 #: shares within one window, which are reported in the caps table.
 DEFAULT_MAX_PARTNERS = 50
+#: The same for viral objects (shared by ≥ ``viral_accounts`` accounts), whose pairs
+#: carry least evidence and most cost: on 1M simulated posts objects with ≥ 1,000
+#: accounts made 85% of all share pairs within a window.
+DEFAULT_VIRAL_PARTNERS = 5
+DEFAULT_VIRAL_ACCOUNTS = 1000
 
 #: What each semantics runs on and how, when not told otherwise.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    # Our default: the three modalities campaigns use most, one-minute windows,
-    # significance does the filtering (a single co-action is never significant).
-    "civicsentry": {"object_types": ("repost", "url", "hashtag"), "window": 60.0,
-                    "min_participation": 1, "min_weight": 2},
+    # Our default: the three modalities campaigns use most; two-minute windows (campaign
+    # members often act minutes apart; the null models, not a tight window, keep chance
+    # out); significance does the filtering (a single co-action is never significant).
+    "civicsentry": {
+        "object_types": ("repost", "url", "hashtag"),
+        "window": 120.0,
+        "min_participation": 1,
+        "min_weight": 2,
+    },
     # detect_groups(time_window = 10, min_participation = 2).
-    "coortweet": {"object_types": ("repost",), "window": 10.0, "min_participation": 2,
-                  "min_weight": 1},
+    "coortweet": {
+        "object_types": ("repost",),
+        "window": 10.0,
+        "min_participation": 2,
+        "min_weight": 1,
+    },
     # compute co_retweet, Python API min_edge_weight = 1; 60 s as the toolkit README.
-    "cnt": {"object_types": ("repost",), "window": 60.0, "min_participation": 1,
-            "min_weight": 1},
+    "cnt": {"object_types": ("repost",), "window": 60.0, "min_participation": 1, "min_weight": 1},
 }
 
 
@@ -46,6 +59,7 @@ class CoordinationParams:
     # civicsentry only (None = the default; giving one with a peer semantics is an
     # error, since the peers have no caps and no significance):
     max_partners: int | None = None  # 0 = no cap
+    viral_partners: int | None = None
     viral_accounts: int | None = None
     alpha: float | None = None
     jitter: str | float | None = None
@@ -62,15 +76,22 @@ class CoordinationParams:
                 f"Unknown semantics {self.semantics!r}; choose one of {', '.join(SEMANTICS)}."
             )
         d = DEFAULTS[sem]
-        types = tuple(dict.fromkeys(t.strip().lower() for t in (self.object_types or d["object_types"])
-                                    if t.strip()))
+        types = tuple(
+            dict.fromkeys(
+                t.strip().lower() for t in (self.object_types or d["object_types"]) if t.strip()
+            )
+        )
         if not types:
             raise InvalidParams("No object types to detect on; give at least one with --types.")
         for t in types:
             check_type_name(t)
         if "multi" in types:
             raise InvalidParams("'multi' names the combined network, not an object type.")
-        mp = d["min_participation"] if self.min_participation is None else int(self.min_participation)
+        mp = (
+            d["min_participation"]
+            if self.min_participation is None
+            else int(self.min_participation)
+        )
         mw = d["min_weight"] if self.min_weight is None else int(self.min_weight)
         if mp < 1 or mw < 1:
             raise InvalidParams("--min-participation and --min-weight must be at least 1.")
@@ -79,9 +100,15 @@ class CoordinationParams:
                 "The coordination-network-toolkit has no participation filter; "
                 "use --min-weight (its min_edge_weight), or --semantics coortweet/civicsentry."
             )
-        ours = {"max_partners": self.max_partners, "viral_accounts": self.viral_accounts,
-                "alpha": self.alpha, "jitter": self.jitter, "n_null": self.n_null,
-                "seed": self.seed}
+        ours = {
+            "max_partners": self.max_partners,
+            "viral_partners": self.viral_partners,
+            "viral_accounts": self.viral_accounts,
+            "alpha": self.alpha,
+            "jitter": self.jitter,
+            "n_null": self.n_null,
+            "seed": self.seed,
+        }
         given = sorted(k for k, v in ours.items() if v is not None)
         if sem != "civicsentry" and given:
             raise InvalidParams(
@@ -99,18 +126,31 @@ class CoordinationParams:
         n_null = 0 if self.n_null is None else int(self.n_null)
         if n_null < 0:
             raise InvalidParams("n_null must be ≥ 0 (0 = exact p-values).")
-        viral = 1000 if self.viral_accounts is None else int(self.viral_accounts)
+        viral = DEFAULT_VIRAL_ACCOUNTS if self.viral_accounts is None else int(self.viral_accounts)
         if viral < 2:
             raise InvalidParams("viral_accounts must be at least 2.")
+        vcap = DEFAULT_VIRAL_PARTNERS if self.viral_partners is None else int(self.viral_partners)
+        if vcap < 1:
+            raise InvalidParams("viral_partners must be at least 1.")
         factor, fixed = _parse_jitter("10x" if self.jitter is None else self.jitter)
         windows = parse_windows(self.windows)
         return ResolvedParams(
-            semantics=sem, object_types=types, windows=windows, default_window=d["window"],
-            min_participation=mp, min_weight=mw,
+            semantics=sem,
+            object_types=types,
+            windows=windows,
+            default_window=d["window"],
+            min_participation=mp,
+            min_weight=mw,
             max_partners=cap if sem == "civicsentry" and cap > 0 else None,
-            viral_accounts=viral, alpha=alpha, jitter_factor=factor, jitter_seconds=fixed,
-            n_null=n_null, seed=0 if self.seed is None else int(self.seed),
-            auto_q=float(self.auto_q), auto_p=float(self.auto_p),
+            viral_partners=min(vcap, cap) if cap > 0 else vcap,
+            viral_accounts=viral,
+            alpha=alpha,
+            jitter_factor=factor,
+            jitter_seconds=fixed,
+            n_null=n_null,
+            seed=0 if self.seed is None else int(self.seed),
+            auto_q=float(self.auto_q),
+            auto_p=float(self.auto_p),
         )
 
 
@@ -139,6 +179,7 @@ class ResolvedParams:
     min_participation: int
     min_weight: int
     max_partners: int | None
+    viral_partners: int
     viral_accounts: int
     alpha: float
     jitter_factor: float | None
@@ -147,6 +188,12 @@ class ResolvedParams:
     seed: int
     auto_q: float
     auto_p: float
+
+    @property
+    def cap(self) -> Cap | None:
+        if self.max_partners is None:
+            return None
+        return Cap(self.max_partners, self.viral_partners, self.viral_accounts)
 
     @property
     def significance(self) -> bool:

@@ -11,7 +11,8 @@ both tools' exports do.
 
 from __future__ import annotations
 
-from .edges import EDGE_COLUMNS, edge_select
+from .dialect import PAIR_SHIFT
+from .edges import edge_select
 from .engine import Engine
 from .sweep import pairs_sql
 
@@ -24,6 +25,7 @@ def coortweet_edges(
     window_us: int,
     min_participation: int,
     out: str,
+    min_weight: int = 1,
 ) -> None:
     """CooRTweet, step by step (``R/detect_groups.R``):
 
@@ -37,6 +39,9 @@ def coortweet_edges(
     5. per unordered account pair: weight = number of row pairs, avg_time_delta,
        n_content_id / n_content_id_y = distinct contents on the older / newer side,
        edge_symmetry_score = their min / max, weight_threshold = weight > median weight.
+
+    CooRTweet has no minimum weight; ``min_weight`` > 1 keeps only heavier edges after
+    everything else (the median flag still refers to all edges).
     """
     k = int(min_participation)
     x, p, f = (engine.name(f"ct_{s}_{object_type}") for s in ("x", "pairs", "filt"))
@@ -48,7 +53,10 @@ def coortweet_edges(
     engine.create(
         p,
         pairs_sql(
-            x, engine.dialect, window_us=window_us, cap=None,
+            x,
+            engine.dialect,
+            window_us=window_us,
+            cap=None,
             columns="a.oid, a.aid AS aid1, b.aid AS aid2, a.ts AS ts1, b.ts AS ts2, "
             "a.content AS c1, b.content AS c2",
             where="a.content <> a.object_id AND b.content <> b.object_id "
@@ -64,38 +72,50 @@ def coortweet_edges(
         SELECT DISTINCT r.content FROM rows_in r JOIN qualified q ON r.aid = q.aid
         """,
     )
+    d = engine.dialect
+    g = engine.name(f"ct_grouped_{object_type}")
+    kept = (
+        f"SELECT least(aid1, aid2) * {PAIR_SHIFT} + greatest(aid1, aid2) AS pair, ts1, ts2, c1, c2 "
+        f"FROM {p} WHERE c1 IN (SELECT content FROM {f}) OR c2 IN (SELECT content FROM {f})"
+    )
+    # Distinct contents per side as plain aggregates (they spill; COUNT(DISTINCT) may not).
+    engine.create(
+        g,
+        f"""
+        WITH k AS ({kept})
+        SELECT s.pair, s.n, s.min_d, s.avg_d, s.first_ts, s.last_ts, o.n1, y.n2
+        FROM (SELECT pair, count(*) AS n, min(ts2 - ts1) AS min_d, avg(ts2 - ts1) AS avg_d,
+                     min(ts1) AS first_ts, max(ts2) AS last_ts FROM k GROUP BY pair) s
+        JOIN (SELECT pair, count(*) AS n1 FROM (SELECT DISTINCT pair, c1 FROM k) a GROUP BY pair) o
+          ON o.pair = s.pair
+        JOIN (SELECT pair, count(*) AS n2 FROM (SELECT DISTINCT pair, c2 FROM k) b GROUP BY pair) y
+          ON y.pair = s.pair
+        """,
+    )
+    # weight_threshold: the percentile flag of generate_coordinated_network
+    # (edge_weight = 0.5, type-7 quantile, strictly above).
     cols = edge_select(
         otype=f"'{object_type}'",
-        acc_a="least(aid1, aid2)",
-        acc_b="greatest(aid1, aid2)",
-        weight="count(*)",
-        pairs="count(*)",
-        min_delay_us="min(ts2 - ts1)",
-        median_delay_us=engine.dialect.quantile("ts2 - ts1", 0.5),
-        avg_delay_us="avg(ts2 - ts1)",
-        first_ts="min(ts1)",
-        last_ts="max(ts2)",
+        acc_a=d.pair_a("g.pair"),
+        acc_b=d.pair_b("g.pair"),
+        weight="g.n",
+        pairs="g.n",
+        min_delay_us="g.min_d",
+        avg_delay_us="g.avg_d",
+        first_ts="g.first_ts",
+        last_ts="g.last_ts",
         object_types=f"'{object_type}'",
-        n_content_id="count(DISTINCT c1)",
-        n_content_id_y="count(DISTINCT c2)",
-        edge_symmetry_score="CAST(least(count(DISTINCT c1), count(DISTINCT c2)) AS DOUBLE)"
-        " / greatest(count(DISTINCT c1), count(DISTINCT c2))",
-    )
-    kept = (
-        f"SELECT * FROM {p} WHERE c1 IN (SELECT content FROM {f}) "
-        f"OR c2 IN (SELECT content FROM {f})"
-    )
-    grouped = f"SELECT {cols} FROM ({kept}) k GROUP BY least(aid1, aid2), greatest(aid1, aid2)"
-    # The percentile flag of generate_coordinated_network (edge_weight = 0.5, type 7).
-    threshold_cols = ", ".join(
-        "g.weight > t.cut AS weight_threshold" if c == "weight_threshold" else f"g.{c}"
-        for c, _ in EDGE_COLUMNS
+        n_content_id="g.n1",
+        n_content_id_y="g.n2",
+        edge_symmetry_score="CAST(least(g.n1, g.n2) AS DOUBLE) / greatest(g.n1, g.n2)",
+        weight_threshold="g.n > t.cut",
     )
     engine.create(
         out,
-        f"SELECT {threshold_cols} FROM ({grouped}) g CROSS JOIN "
-        f"(SELECT {engine.dialect.quantile('weight', 0.5)} AS cut FROM ({grouped}) q) t",
+        f"SELECT {cols} FROM {g} g CROSS JOIN (SELECT {d.quantile('n', 0.5)} AS cut FROM {g}) t "
+        f"WHERE g.n >= {int(min_weight)}",
     )
+    engine.drop(g)
     engine.drop(x, p, f)
 
 
@@ -116,40 +136,54 @@ def cnt_edges(
     the first row of a repeated id, which our ingest does when it deduplicates posts.
     """
     m = int(min_weight)
-    p = engine.name(f"cnt_pairs_{object_type}")
+    d = engine.dialect
+    p, cx = engine.name(f"cnt_pairs_{object_type}"), engine.name(f"cnt_complex_{object_type}")
     engine.create(
         p,
         pairs_sql(
-            shares, engine.dialect, window_us=window_us, cap=None,
-            columns="least(a.aid, b.aid) AS acc_a, greatest(a.aid, b.aid) AS acc_b, "
-            "CASE WHEN a.aid < b.aid THEN a.post_id ELSE b.post_id END AS post_a, "
-            "CASE WHEN a.aid < b.aid THEN b.post_id ELSE a.post_id END AS post_b, "
-            "a.ts AS ts1, b.ts AS ts2",
+            shares,
+            d,
+            window_us=window_us,
+            cap=None,
+            columns=f"least(a.aid, b.aid) * {PAIR_SHIFT} + greatest(a.aid, b.aid) AS pair, "
+            "CASE WHEN a.aid < b.aid THEN a.pk ELSE b.pk END AS pk_a, "
+            "CASE WHEN a.aid < b.aid THEN b.pk ELSE a.pk END AS pk_b, "
+            "a.ts AS ts1, b.ts AS ts2, a.rep OR b.rep AS rep",
         ),
     )
+    # Distinct messages per direction without COUNT(DISTINCT) over every share pair: in a
+    # share pair where neither share repeats (its account shares the object once, its
+    # post has one object of the type), both messages occur in no other share pair of
+    # that account pair, so each such row adds exactly 1 to w_ab and to w_ba. Only the
+    # few rows with a repeating share need a distinct count.
+    engine.create(
+        cx,
+        f"SELECT pair, count(DISTINCT pk_a) AS ca, count(DISTINCT pk_b) AS cb "
+        f"FROM {p} WHERE rep GROUP BY pair",
+    )
     directed = f"""
-        SELECT acc_a, acc_b, count(DISTINCT post_a) AS w_ab, count(DISTINCT post_b) AS w_ba,
-               count(*) AS pairs, min(ts2 - ts1) AS min_d,
-               {engine.dialect.quantile("ts2 - ts1", 0.5)} AS med_d, avg(ts2 - ts1) AS avg_d,
-               min(ts1) AS first_ts, max(ts2) AS last_ts
-        FROM {p} GROUP BY acc_a, acc_b
+        SELECT s.pair, s.simple + coalesce(c.ca, 0) AS w_ab, s.simple + coalesce(c.cb, 0) AS w_ba,
+               s.pairs, s.min_d, s.avg_d, s.first_ts, s.last_ts
+        FROM (SELECT pair, sum(CASE WHEN rep THEN 0 ELSE 1 END) AS simple, count(*) AS pairs,
+                     min(ts2 - ts1) AS min_d, avg(ts2 - ts1) AS avg_d,
+                     min(ts1) AS first_ts, max(ts2) AS last_ts FROM {p} GROUP BY pair) s
+        LEFT JOIN {cx} c ON c.pair = s.pair
     """
     ab = f"CASE WHEN w_ab >= {m} THEN w_ab END"
     ba = f"CASE WHEN w_ba >= {m} THEN w_ba END"
     cols = edge_select(
         otype=f"'{object_type}'",
-        acc_a="acc_a",
-        acc_b="acc_b",
+        acc_a=d.pair_a("pair"),
+        acc_b=d.pair_b("pair"),
         weight=f"greatest(coalesce({ab}, 0), coalesce({ba}, 0))",
         weight_ab=ab,
         weight_ba=ba,
         pairs="pairs",
         min_delay_us="min_d",
-        median_delay_us="med_d",
         avg_delay_us="avg_d",
         first_ts="first_ts",
         last_ts="last_ts",
         object_types=f"'{object_type}'",
     )
     engine.create(out, f"SELECT {cols} FROM ({directed}) d WHERE w_ab >= {m} OR w_ba >= {m}")
-    engine.drop(p)
+    engine.drop(p, cx)

@@ -1,7 +1,22 @@
-"""Chance: how often would these two accounts co-act if their timing were only loosely
-tied to each other?
+"""Chance: would these two accounts co-act this often if they were not coordinated?
 
-Null model (a "jitter" null, as used for spike-train synchrony): every account's shares
+An edge must be surprising under two null models, each keeping every account's
+activity and every object's popularity; its p-value is the larger of the two
+(an intersection–union test: it is valid whichever null holds).
+
+**Choice null** (which objects): the account labels of all shares of a type are
+shuffled, keeping each account's number of shares and each share's object and time.
+Two accounts then co-act by chance in proportion to how active they both are and to how
+bunched the shares are: on objects of one popularity class c (shared by 2^c to
+2^(c+1) − 1 accounts), E[co-acting share pairs] = 2 P_c · n_a · n_b / (S(S − 1)), with S
+shares of the type, n_a and n_b the pair's shares, P_c the class's share pairs within
+the window. The co-acting pairs are Poisson with that mean; the co-acted objects never
+exceed them, so the Poisson tail is conservative. The edge keeps its most surprising
+class, Šidák-corrected for the number of classes. This is what separates a coordinated
+pair from two hyperactive accounts that both react to every viral post: co-acting on
+ten niche posts is rare, on ten viral posts it is expected.
+
+**Timing null** (a "jitter" null, as used for spike-train synchrony): every account's shares
 of one object are displaced together by a random offset δ ~ Uniform[−D, D], independently
 per (account, object). It keeps each account's activity (every share, on the same
 object, within ±D of when it happened — its volume per object and per hour) and each
@@ -37,82 +52,222 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
 from .dialect import Dialect
-from .sweep import lit
 
 
 @dataclass(frozen=True)
 class TypeInput:
-    """One object type's shares table and its window and jitter, in microseconds."""
+    """One object type's code, shares table, window and jitter (microseconds)."""
 
-    object_type: str
+    code: int
     shares: str
     window_us: int
     jitter_us: int
 
 
-def near_pairs_sql(candidates: str, inputs: list[TypeInput]) -> str:
-    """Every share pair of each candidate account pair on a common object with
-    |d| ≤ w + 2D (d = t_b − t_a), per type."""
+#: A (pair, object) where the two accounts have more than this many share pairs (their
+#: shares of the object multiplied) is not enumerated: its p_o is set to 1, which can
+#: only make p-values larger. Spam-like repeats cost the most and say the least.
+SATURATION = 256
+
+
+def near_pairs_sql(survivors: str, inputs: list[TypeInput], co_rows: str, dialect: Dialect) -> str:
+    """Per surviving account pair (``survivors.pair``) and common object: every share
+    pair with |d| ≤ w + 2D (d = t_b − t_a), or, when the pair's share pairs on the object
+    exceed ``SATURATION``, a single row with d NULL and ``coact`` from the co-action rows
+    ``co_rows`` (code, pair, oid) — that object then counts as certain under the null."""
     parts = []
+    a, b = dialect.pair_a, dialect.pair_b
     for ti in inputs:
         reach = ti.window_us + 2 * ti.jitter_us
+        accounts = (
+            f"(SELECT {a('pair')} AS aid FROM {survivors} "
+            f"UNION SELECT {b('pair')} FROM {survivors})"
+        )
+        counts = (
+            f"(SELECT aid, oid, count(*) AS n FROM {ti.shares} "
+            f"WHERE aid IN (SELECT aid FROM {accounts} x) GROUP BY aid, oid)"
+        )
         parts.append(f"""
-        SELECT {lit(ti.object_type)} AS otype, c.acc_a, c.acc_b, sa.oid, sb.ts - sa.ts AS d,
-               CAST({ti.window_us} AS BIGINT) AS w, CAST({ti.jitter_us} AS BIGINT) AS jit
-        FROM {candidates} c
-        JOIN {ti.shares} sa ON sa.aid = c.acc_a
-        JOIN {ti.shares} sb ON sb.aid = c.acc_b AND sb.oid = sa.oid
-        WHERE sb.ts - sa.ts BETWEEN {-reach} AND {reach}
+        SELECT c.pair, na.oid, na.n * nb.n > {SATURATION} AS saturated
+        FROM {survivors} c
+        JOIN {counts} na ON na.aid = {a("c.pair")}
+        JOIN {counts} nb ON nb.aid = {b("c.pair")} AND nb.oid = na.oid
+        """)
+        common = parts.pop()
+        parts.append(f"""
+        SELECT {ti.code} AS code, m.pair, m.oid, sb.ts - sa.ts AS d, 0 AS coact
+        FROM ({common}) m
+        JOIN {ti.shares} sa ON sa.aid = {a("m.pair")} AND sa.oid = m.oid
+        JOIN {ti.shares} sb ON sb.aid = {b("m.pair")} AND sb.oid = m.oid
+        WHERE NOT m.saturated AND sb.ts - sa.ts BETWEEN {-reach} AND {reach}
+        UNION ALL
+        SELECT {ti.code} AS code, m.pair, m.oid, CAST(NULL AS BIGINT) AS d,
+               CASE WHEN EXISTS (SELECT 1 FROM {co_rows} r WHERE r.code = {ti.code}
+                                 AND r.pair = m.pair AND r.oid = m.oid) THEN 1 ELSE 0 END AS coact
+        FROM ({common}) m WHERE m.saturated
         """)
     return "\nUNION ALL\n".join(parts)
 
 
-def islands_sql(near: str) -> str:
-    """Per (pair, object): the union of the shift intervals, as disjoint islands
-    [lo, hi] clipped to [−2D, 2D] (gaps-and-islands over intervals sorted by start)."""
-    part = "PARTITION BY acc_a, acc_b, otype, oid"
-    return f"""
-    WITH iv AS (
-      SELECT otype, acc_a, acc_b, oid, jit,
-             CAST(greatest(-d - w, -2 * jit) AS DOUBLE) AS lo,
-             CAST(least(-d + w, 2 * jit) AS DOUBLE) AS hi
-      FROM {near}
-    ),
-    o AS (
-      SELECT *, max(hi) OVER ({part} ORDER BY lo, hi
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_hi
-      FROM iv
-    ),
-    g AS (
-      SELECT *, sum(CASE WHEN prev_hi IS NULL OR lo > prev_hi THEN 1 ELSE 0 END)
-                OVER ({part} ORDER BY lo, hi ROWS UNBOUNDED PRECEDING) AS island
-      FROM o
-    )
-    SELECT otype, acc_a, acc_b, oid, jit, min(lo) AS lo, max(hi) AS hi
-    FROM g GROUP BY otype, acc_a, acc_b, oid, jit, island
+def popularity_class(n_accounts: str) -> str:
+    """SQL: the popularity class of an object shared by n accounts, ⌊log2 n⌋ (2–3 → 1,
+    4–7 → 2, …, 1,024–2,047 → 10)."""
+    return f"CAST(floor(log2(CAST(greatest({n_accounts}, 1) AS DOUBLE))) AS BIGINT)"
+
+
+def activity_sql(shares: str) -> str:
+    """Shares per account in one type (the account's activity)."""
+    return f"SELECT aid, count(*) AS n FROM {shares} GROUP BY aid"
+
+
+def _runs(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(key, return_inverse=True, return_counts=True), in linear time when the
+    keys already come sorted (the engine sorts them)."""
+    if len(key) and not np.all(key[1:] >= key[:-1]):
+        return np.unique(key, return_inverse=True, return_counts=True)  # type: ignore[return-value]
+    start = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    counts = np.diff(np.append(start, len(key)))
+    inv = np.repeat(np.arange(len(start)), counts)
+    return key[start], inv, counts
+
+
+def choice_pvalues(
+    edge: np.ndarray, stratum: np.ndarray, lam: np.ndarray, n_edges: int, n_strata: int
+) -> np.ndarray:
+    """The choice null's p-value per edge from its co-acted objects.
+
+    Rows are (edge, stratum, λ) per co-acted object, a stratum being an (object type,
+    popularity class); λ is the pair's expected co-acting share pairs in that stratum.
+    Per stratum, the co-acted objects are compared with Poisson(λ) (a bound for the
+    distinct objects, which never exceed the share pairs); the edge keeps its most
+    surprising stratum, Šidák-corrected for the ``n_strata`` it could have used.
     """
+    from scipy.special import gammainc  # P(Poisson(λ) ≥ k) = gammainc(k, λ), k ≥ 1
+
+    out = np.ones(n_edges)
+    if len(edge) == 0:
+        return out
+    stride = int(stratum.max()) + 1
+    key = edge.astype(np.int64) * stride + stratum
+    uniq, inv, k = _runs(key)
+    lam_u = np.zeros(len(uniq))
+    lam_u[inv] = lam
+    p = gammainc(k.astype(float), np.maximum(lam_u, 1e-300))
+    np.minimum.at(out, uniq // stride, p)
+    c = max(int(n_strata), 1)
+    return np.clip(-np.expm1(c * np.log1p(-np.minimum(out, 1 - 1e-16))), 0.0, 1.0)
 
 
-def _cdf(s: str, jit: str) -> str:
-    """CDF of the triangular density on [−2D, 2D] (difference of two U[−D, D])."""
-    return (
-        f"(CASE WHEN {s} <= 0 THEN ({s} + 2 * {jit}) * ({s} + 2 * {jit}) / (8.0 * {jit} * {jit}) "
-        f"ELSE 1 - (2 * {jit} - {s}) * (2 * {jit} - {s}) / (8.0 * {jit} * {jit}) END)"
+def triangular_cdf(s: np.ndarray, jit: np.ndarray) -> np.ndarray:
+    """CDF of the triangular density on [−2D, 2D] (the difference of two U[−D, D])."""
+    s = np.clip(s, -2 * jit, 2 * jit)
+    lower = (s + 2 * jit) ** 2 / (8.0 * jit * jit)
+    upper = 1.0 - (2 * jit - s) ** 2 / (8.0 * jit * jit)
+    return np.where(s <= 0, lower, upper)
+
+
+@dataclass(frozen=True)
+class ObjectProbabilities:
+    """Per (pair, object): its null probability ``p`` and whether the pair co-acted;
+    ``islands`` (lo, hi, object row) are the merged shift intervals, for Monte Carlo."""
+
+    pair: np.ndarray  # pair key per object row
+    otype: np.ndarray  # network code of the object's type, per object row
+    oid: np.ndarray
+    jit: np.ndarray
+    p: np.ndarray
+    coact: np.ndarray
+    island_lo: np.ndarray
+    island_hi: np.ndarray
+    island_obj: np.ndarray  # object row of each island
+
+
+def with_saturated(
+    probs: ObjectProbabilities,
+    pair: np.ndarray,
+    otype: np.ndarray,
+    oid: np.ndarray,
+    coact: np.ndarray,
+    jit: np.ndarray,
+) -> ObjectProbabilities:
+    """Add (pair, object) rows that were not enumerated (``SATURATION``): p_o = 1, one
+    island covering every shift."""
+    n0 = len(probs.p)
+    jit = jit.astype(float)
+    return ObjectProbabilities(
+        np.concatenate([probs.pair, pair]),
+        np.concatenate([probs.otype, otype]),
+        np.concatenate([probs.oid, oid]),
+        np.concatenate([probs.jit, jit]),
+        np.concatenate([probs.p, np.ones(len(pair))]),
+        np.concatenate([probs.coact, coact.astype(np.int64)]),
+        np.concatenate([probs.island_lo, -2 * jit]),
+        np.concatenate([probs.island_hi, 2 * jit]),
+        np.concatenate([probs.island_obj, n0 + np.arange(len(pair))]),
     )
 
 
-def object_probabilities_sql(islands: str, dialect: Dialect) -> str:
-    """Per (pair, object): p_o under the null and whether the pair co-acted on it."""
-    del dialect  # standard SQL only
-    return f"""
-    SELECT otype, acc_a, acc_b, oid,
-           sum({_cdf("hi", "jit")} - {_cdf("lo", "jit")}) AS p,
-           max(CASE WHEN lo <= 0 AND hi >= 0 THEN 1 ELSE 0 END) AS coact
-    FROM {islands} GROUP BY otype, acc_a, acc_b, oid
+def object_probabilities(
+    pair: np.ndarray,
+    otype: np.ndarray,
+    oid: np.ndarray,
+    d: np.ndarray,
+    w: np.ndarray,
+    jit: np.ndarray,
+    *,
+    presorted: bool = False,
+) -> ObjectProbabilities:
+    """From the share delays d = t_b − t_a of each (pair, object), the exact p_o.
+
+    The intervals [−d − w, −d + w] of one (pair, object) all have length 2w, so sorted by
+    centre they merge into islands wherever consecutive centres are ≤ 2w apart; each
+    island is [first centre − w, last centre + w], clipped to [−2D, 2D]. ``presorted``:
+    rows already come ordered by pair, object and descending d (the engine sorted them).
     """
+    c = -d.astype(float)
+    if not presorted:
+        order = np.lexsort((c, oid, pair))
+        pair, otype, oid, c, w, jit = (x[order] for x in (pair, otype, oid, c, w, jit))
+    w, jit = w.astype(float), jit.astype(float)
+    n = len(c)
+    if n == 0:
+        e, i = np.zeros(0), np.zeros(0, np.int64)
+        return ObjectProbabilities(i, i, i, e, e, i, e, e, i)
+    new_obj = np.ones(n, bool)
+    new_obj[1:] = (pair[1:] != pair[:-1]) | (oid[1:] != oid[:-1])
+    new_isl = new_obj.copy()
+    new_isl[1:] |= (c[1:] - c[:-1]) > 2 * w[1:]
+    isl_start = np.flatnonzero(new_isl)
+    isl_end = np.append(isl_start[1:], n) - 1
+    lo = np.maximum(c[isl_start] - w[isl_start], -2 * jit[isl_start])
+    hi = np.minimum(c[isl_end] + w[isl_start], 2 * jit[isl_start])
+    mass = np.maximum(triangular_cdf(hi, jit[isl_start]) - triangular_cdf(lo, jit[isl_start]), 0)
+    obj_start = np.flatnonzero(new_obj)
+    obj_of_isl = np.cumsum(new_obj)[isl_start] - 1
+    p_obj = np.bincount(obj_of_isl, weights=mass, minlength=len(obj_start))
+    obj_of_row = np.cumsum(new_obj) - 1
+    coact = np.bincount(obj_of_row, weights=(np.abs(c) <= w), minlength=len(obj_start)) > 0
+    return ObjectProbabilities(
+        pair[obj_start],
+        otype[obj_start],
+        oid[obj_start],
+        jit[obj_start],
+        np.clip(p_obj, 0.0, 1.0),
+        coact.astype(np.int64),
+        lo,
+        hi,
+        obj_of_isl,
+    )
+
+
+def closest_pair_probability(min_delay: np.ndarray, w: np.ndarray, jit: np.ndarray) -> np.ndarray:
+    """A lower bound of p_o from the pair's closest share pair on the object alone (the
+    union of intervals contains that one interval)."""
+    c = -min_delay.astype(float)
+    w, jit = w.astype(float), jit.astype(float)
+    return np.maximum(triangular_cdf(c + w, jit) - triangular_cdf(c - w, jit), 0.0)
 
 
 # -- the numbers ---------------------------------------------------------------------
@@ -133,8 +288,9 @@ def poisson_binomial_sf(
         return out
     if given_one:
         with np.errstate(divide="ignore"):
-            log_none = np.bincount(groups, weights=np.log1p(-np.clip(p, 0.0, 1.0)),
-                                   minlength=n_groups)
+            log_none = np.bincount(
+                groups, weights=np.log1p(-np.clip(p, 0.0, 1.0)), minlength=n_groups
+            )
         p1 = 1.0 - np.exp(log_none)
         tail = poisson_binomial_sf(groups, p, k)
         return np.clip(np.where(p1 > 0, tail / np.where(p1 > 0, p1, 1.0), 1.0), 0.0, 1.0)
@@ -170,56 +326,52 @@ def poisson_binomial_sf(
 
 
 def monte_carlo_sf(
-    islands: pa.Table, pair_index: np.ndarray, observed: np.ndarray, *, n_null: int, seed: int
+    probs: ObjectProbabilities,
+    rows: np.ndarray,
+    group: np.ndarray,
+    observed: np.ndarray,
+    *,
+    n_null: int,
+    seed: int,
 ) -> np.ndarray:
     """Empirical p = (1 + #{W_r ≥ W}) / (1 + #{W_r ≥ 1}) by drawing the offsets
     themselves: among R draws, those where the pair co-acts at all.
 
-    ``islands`` has acc_a, acc_b, otype, oid, jit, lo, hi, sorted by pair then object;
-    ``pair_index`` maps each island row to its pair 0..P−1. Offsets are drawn per
-    (account, type, object) key, in key order, 64 draws at a time from one seeded
-    generator, so the result depends only on the data, R and the seed.
+    ``rows`` selects the object rows of ``probs`` in the network, ``group`` maps each to
+    its edge 0..E−1, ``observed`` is each edge's W. Offsets are drawn per (account,
+    object) key, in key order, 64 draws at a time from one seeded generator, so the
+    result depends only on the data, R and the seed.
     """
-    acc_a = islands.column("acc_a").to_numpy()
-    acc_b = islands.column("acc_b").to_numpy()
-    oid = islands.column("oid").to_numpy()
-    jit = islands.column("jit").to_numpy().astype(float)
-    lo = islands.column("lo").to_numpy()
-    hi = islands.column("hi").to_numpy()
-    keys = np.unique(np.concatenate([np.stack([acc_a, oid], 1), np.stack([acc_b, oid], 1)]), axis=0)
-    ka = _key_index(keys, acc_a, oid)
-    kb = _key_index(keys, acc_b, oid)
-    # Object boundaries within the island rows (an object may have several islands).
-    obj_start = np.flatnonzero(
-        np.concatenate(([True], (acc_a[1:] != acc_a[:-1]) | (acc_b[1:] != acc_b[:-1])
-                        | (oid[1:] != oid[:-1])))
-    )
-    obj_pair = pair_index[obj_start]
-    n_pairs = len(observed)
-    exceed = np.zeros(n_pairs, dtype=np.int64)
-    at_least_one = np.zeros(n_pairs, dtype=np.int64)
+    n_edges = len(observed)
+    keep = np.zeros(len(probs.p), bool)
+    keep[rows] = True
+    isl = np.flatnonzero(keep[probs.island_obj])
+    obj_row = probs.island_obj[isl]
+    lo, hi = probs.island_lo[isl], probs.island_hi[isl]
+    span = int(probs.oid.max()) + 1 if len(probs.oid) else 1
+    acc_a, acc_b = probs.pair[obj_row] // (1 << 32), probs.pair[obj_row] % (1 << 32)
+    key_a = acc_a * span + probs.oid[obj_row]
+    key_b = acc_b * span + probs.oid[obj_row]
+    keys, inverse = np.unique(np.concatenate([key_a, key_b]), return_inverse=True)
+    ka, kb = inverse[: len(isl)], inverse[len(isl) :]
+    jit = probs.jit[obj_row][:, None]
+    exceed = np.zeros(n_edges, dtype=np.int64)
+    at_least_one = np.zeros(n_edges, dtype=np.int64)
     rng = np.random.default_rng(seed)
     chunk = 64
     for start in range(0, n_null, chunk):
         r = min(chunk, n_null - start)
         u = rng.random((len(keys), chunk))[:, :r]
-        delta_a, delta_b = (2 * u[ka] - 1) * jit[:, None], (2 * u[kb] - 1) * jit[:, None]
-        s = delta_b - delta_a
-        inside = ((s >= lo[:, None]) & (s <= hi[:, None])).astype(np.int64)
-        per_obj = np.maximum.reduceat(inside, obj_start, axis=0)
-        w_null = np.zeros((n_pairs, r), dtype=np.int64)
-        np.add.at(w_null, obj_pair, per_obj)
+        s = (2 * u[kb] - 1) * jit - (2 * u[ka] - 1) * jit
+        inside = (s >= lo[:, None]) & (s <= hi[:, None])
+        per_obj = np.zeros((len(probs.p), r), bool)
+        np.logical_or.at(per_obj, obj_row, inside)
+        w_null = np.zeros((n_edges, r), dtype=np.int64)
+        np.add.at(w_null, group, per_obj[rows])
         exceed += (w_null >= observed[:, None]).sum(axis=1)
         at_least_one += (w_null >= 1).sum(axis=1)
-    # Conditional on the pair co-acting at all, as the exact p-value (see pipeline).
+    # Conditional on the pair co-acting at all, as the exact p-value.
     return np.minimum(1.0, (1.0 + exceed) / (1.0 + at_least_one))
-
-
-def _key_index(keys: np.ndarray, acc: np.ndarray, oid: np.ndarray) -> np.ndarray:
-    # keys are sorted lexicographically by (acc, oid): search on a combined int key.
-    span = int(keys[:, 1].max()) + 1 if len(keys) else 1
-    flat = keys[:, 0].astype(np.int64) * span + keys[:, 1]
-    return np.searchsorted(flat, acc.astype(np.int64) * span + oid)
 
 
 def benjamini_hochberg(p: np.ndarray, m: int | None = None) -> np.ndarray:

@@ -19,6 +19,7 @@ number of pairs within the window and the number kept.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ..errors import InvalidParams
 from .dialect import Dialect
@@ -57,6 +58,15 @@ def objects_sql(src: str, types: list[str]) -> str:
     """
 
 
+def posts_sql(src: str, object_type: str) -> str:
+    """Integer keys for the posts of one object type (the toolkit counts distinct
+    messages; integers keep that cheap)."""
+    return f"""
+    SELECT post_id, row_number() OVER (ORDER BY post_id) AS pk
+    FROM (SELECT DISTINCT post_id FROM {src} WHERE object_type = {lit(object_type)})
+    """
+
+
 def content_key_sql() -> str:
     """The share's content id for CooRTweet semantics: the post id, except that the
     CooRTweet adapter stores a content id repeated with another object as
@@ -70,6 +80,17 @@ def content_key_sql() -> str:
     )
 
 
+@dataclass(frozen=True)
+class Cap:
+    """Partner caps of the bounded sweep: a share meets at most ``partners`` following
+    shares of its object inside the window, or ``viral_partners`` when the object is
+    viral (shared by ≥ ``viral_accounts`` accounts)."""
+
+    partners: int
+    viral_partners: int
+    viral_accounts: int
+
+
 def shares_sql(
     src: str,
     accounts: str,
@@ -78,40 +99,60 @@ def shares_sql(
     dialect: Dialect,
     *,
     window_us: int,
-    cap: int | None,
-    with_posts: bool = False,
+    cap: Cap | None,
+    posts: str | None = None,
     with_content: bool = False,
 ) -> str:
-    """One object type's shares with integer keys, time rank, bucket and block.
+    """One object type's shares with integer keys, time rank, bucket and block
+    (``posts``: a post dictionary from ``posts_sql``, to carry the post key ``pk``).
 
-    ``capped`` marks a share whose K following partners do not exhaust the window (the
-    share K+1 places later is still inside it): only those lose pairs under the cap.
+    With a cap, ``k`` is the share's partner cap (by its object's popularity) and
+    ``capped`` marks a share whose k following partners do not exhaust the window (the
+    share k+1 places later is still inside it): only those lose pairs to the cap.
     """
-    order = f"{dialect.epoch_us('s.t')}, a.aid, s.post_id"
+    ts = dialect.epoch_us("s.t")
+    post_join = f"\n      JOIN {posts} pd ON pd.post_id = s.post_id" if posts else ""
     extra = ""
-    if with_posts:
-        extra += ", s.post_id"
+    if posts:
+        # ``rep``: the account shares this object more than once, or the post carries
+        # several objects of this type; only such shares can repeat a message in one
+        # account pair's co-shares (see peers.cnt_edges).
+        extra += (
+            ", pd.pk, (count(*) OVER (PARTITION BY o.oid, a.aid) > 1 "
+            "OR count(*) OVER (PARTITION BY pd.pk) > 1) AS rep"
+        )
     if with_content:
         extra += f", {content_key_sql()} AS content, o.object_id AS object_id"
-    capped = (
-        f"coalesce(lead({dialect.epoch_us('s.t')}, {cap + 1}) OVER w - {dialect.epoch_us('s.t')}"
-        f" <= {window_us}, false)"
-        if cap
-        else "false"
-    )
-    inner = f"""
-      SELECT o.oid, a.aid, {dialect.epoch_us("s.t")} AS ts,
-             row_number() OVER w AS rn, {capped} AS capped{extra}
+    if cap:
+        extra += (
+            f", lead({ts}, {cap.partners + 1}) OVER w AS lead_k"
+            f", lead({ts}, {cap.viral_partners + 1}) OVER w AS lead_v"
+        )
+    base = f"""
+      SELECT o.oid, a.aid, {ts} AS ts, row_number() OVER w AS rn{extra}
       FROM {src} s
       JOIN {objects} o ON s.object_type = o.object_type AND s.object_id = o.object_id
-      JOIN {accounts} a ON s.account_id = a.account_id
+      JOIN {accounts} a ON s.account_id = a.account_id{post_join}
       WHERE s.object_type = {lit(object_type)}
-      WINDOW w AS (PARTITION BY o.oid ORDER BY {order})
+      WINDOW w AS (PARTITION BY o.oid ORDER BY {ts}, a.aid, s.post_id)
     """
-    block = dialect.idiv("rn - 1", str(cap)) if cap else "0"
+    bucket = dialect.idiv("x.ts", str(max(window_us, 1)))
+    if not cap:
+        return (
+            f"SELECT x.*, CAST(NULL AS BIGINT) AS k, false AS capped, {bucket} AS tb, "
+            f"0 AS rb FROM ({base}) x"
+        )
+    viral = f"p.n_accounts >= {cap.viral_accounts}"
+    k = f"(CASE WHEN {viral} THEN {cap.viral_partners} ELSE {cap.partners} END)"
+    lead = f"(CASE WHEN {viral} THEN x.lead_v ELSE x.lead_k END)"
     return f"""
-    SELECT x.*, {dialect.idiv("ts", str(max(window_us, 1)))} AS tb, {block} AS rb
-    FROM ({inner}) x
+    SELECT x.oid, x.aid, x.ts, x.rn{", x.pk, x.rep" if posts else ""}
+           {", x.content, x.object_id" if with_content else ""},
+           {k} AS k, coalesce({lead} - x.ts <= {window_us}, false) AS capped,
+           {bucket} AS tb, {dialect.idiv("x.rn - 1", k)} AS rb
+    FROM ({base}) x
+    JOIN (SELECT oid, count(DISTINCT aid) AS n_accounts FROM ({base}) y GROUP BY oid) p
+      ON p.oid = x.oid
     """
 
 
@@ -120,7 +161,7 @@ def pairs_sql(
     dialect: Dialect,
     *,
     window_us: int,
-    cap: int | None,
+    cap: Cap | None,
     columns: str = "a.oid, a.aid AS aid1, b.aid AS aid2, a.ts AS ts1, b.ts AS ts2",
     where: str = "",
 ) -> str:
@@ -128,17 +169,20 @@ def pairs_sql(
     b.t − a.t ≤ window, of two different accounts; with ``cap``, b at most ``cap`` ranks
     after a. ``columns`` selects from ``a`` and ``b``; ``where`` adds a condition."""
     keys = [(0, 0), (1, 0)] + ([(0, 1), (1, 1)] if cap else [])
-    k = dialect.inline_table("k", ("dt", "dr"), keys)
-    rank_cap = f" AND b.rn - a.rn <= {cap}" if cap else ""
+    rank_cap = " AND b.rn - a.rn <= a.k" if cap else ""
     if where:
         rank_cap += f" AND ({where})"
-    return f"""
+    # One equi-join per (bucket, block) offset, not a join with a constant table: the
+    # planner must see plain equalities to hash-partition on (object, bucket, block).
+    return "\nUNION ALL\n".join(
+        f"""
     SELECT {columns}
     FROM {shares} a
-    CROSS JOIN {k}
-    JOIN {shares} b ON b.oid = a.oid AND b.tb = a.tb + k.dt AND b.rb = a.rb + k.dr
+    JOIN {shares} b ON b.oid = a.oid AND b.tb = a.tb + {dt} AND b.rb = a.rb + {dr}
     WHERE b.rn > a.rn AND b.ts - a.ts <= {window_us} AND a.aid <> b.aid{rank_cap}
     """
+        for dt, dr in keys
+    )
 
 
 def object_stats_sql(shares: str, object_type: str) -> str:
@@ -151,13 +195,13 @@ def object_stats_sql(shares: str, object_type: str) -> str:
     """
 
 
-def capped_pairs_sql(shares: str, stats: str, *, window_us: int, cap: int) -> str:
+def capped_pairs_sql(shares: str, stats: str, *, window_us: int) -> str:
     """For capped objects only: the exact number of share pairs within the window and
-    the number the cap kept (each share keeps at most ``cap`` following partners)."""
+    the number the cap kept (each share keeps at most k following partners)."""
     return f"""
-    SELECT oid, sum(following) AS pairs_within, sum(least(following, {cap})) AS pairs_kept
+    SELECT oid, sum(following) AS pairs_within, sum(least(following, k)) AS pairs_kept
     FROM (
-      SELECT oid, count(*) OVER (PARTITION BY oid ORDER BY ts
+      SELECT oid, k, count(*) OVER (PARTITION BY oid ORDER BY ts
                                  RANGE BETWEEN CURRENT ROW AND {window_us} FOLLOWING)
                   - (rn - rank() OVER (PARTITION BY oid ORDER BY ts) + 1) AS following
       FROM {shares}

@@ -18,8 +18,16 @@ from .dialect import Dialect
 AUTO: Literal["auto"] = "auto"
 ALL = "*"
 
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0,
-          "d": 86400.0}
+_UNITS = {
+    "us": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$")
 
 WindowValue = float | Literal["auto"]
@@ -40,7 +48,9 @@ def parse_duration(text: str | float | int) -> float:
     return float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1.0)
 
 
-def parse_windows(spec: str | Sequence[str] | Mapping[str, WindowValue] | None) -> dict[str, WindowValue]:
+def parse_windows(
+    spec: str | Sequence[str] | Mapping[str, WindowValue] | None,
+) -> dict[str, WindowValue]:
     """Parse window specs into {object_type or "*": seconds or "auto"}.
 
     ``"60s"`` applies to every type; ``"url=60s,repost=10s"`` per type; several specs (a
@@ -83,7 +93,7 @@ def resolve(
 
 
 def to_us(seconds: float) -> int:
-    return int(round(seconds * 1_000_000))
+    return round(seconds * 1_000_000)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pyarrow as pa
 
 from .. import __version__
@@ -323,8 +324,10 @@ def _prefetch(items: Iterator[_T], depth: int = 2) -> Iterator[_T]:
 
 
 def _buffered(batches: Iterator[Batch]) -> Iterator[tuple[pa.Table, list[pa.Table], list[Bad]]]:
-    """Group adapter batches into writes of about FLUSH_ROWS posts."""
-    return _prefetch(_grouped(batches))
+    """Group adapter batches into writes of about FLUSH_ROWS posts. Reading (which may
+    run in DuckDB, as twitter-v2's pages do), preparing (Python) and storing (DuckDB)
+    each run in their own thread, so the two cores stay busy."""
+    return _prefetch(_grouped(_prefetch(batches)))
 
 
 def _grouped(batches: Iterator[Batch]) -> Iterator[tuple[pa.Table, list[pa.Table], list[Bad]]]:
@@ -415,32 +418,34 @@ def _store_posts(
     if not posts.num_rows:
         return 0, 0, None
     batch_id = stage.batch
-    chunk = con.from_arrow(posts)  # a relation, not con.register: see insert_arrow
-    # Dropping repeats inside the chunk sorts it; skip that when there are none (the usual case).
-    repeats = chunk.query(
-        "_chunk", "SELECT count(*) - count(DISTINCT post_id) FROM _chunk"
-    ).fetchall()[0][0]
-    dedup = "DISTINCT ON (post_id)" if repeats else ""
-    valid = int(
-        chunk.query("_chunk", f"SELECT count(*) FROM _chunk WHERE ({_REASON}) IS NULL").fetchall()[
-            0
-        ][0]
+    rows = pa.array(np.arange(posts.num_rows, dtype=np.int64))
+    chunk = con.from_arrow(posts.append_column("_row", rows))  # a relation: see insert_arrow
+    repeats, valid = chunk.query(
+        "_chunk",
+        f"SELECT count(*) - count(DISTINCT post_id), count(*) FILTER (({_REASON}) IS NULL) FROM _chunk",
+    ).fetchall()[0]
+    # First occurrence wins: the row of each qualified id with the lowest position (a hash
+    # aggregate; sorting the wide rows costs several times more). Skipped without repeats.
+    firsts = (
+        f"""AND _row IN (SELECT arg_min(_row, position) FROM (
+                SELECT {_qualify("post_id")} AS post_id, position, _row FROM _chunk
+                WHERE ({_REASON}) IS NULL) GROUP BY post_id)"""
+        if repeats
+        else ""
     )
     # One query from the chunk to the rows to insert: no intermediate result to hold.
     new_rows = chunk.query(
         "_chunk",
         f"""
-        SELECT * EXCLUDE (position) FROM (
-            SELECT {dedup} * FROM (
-                SELECT {_qualify("post_id")} AS post_id, platform, {_qualify("account_id")} AS account_id,
-                       created_at, coalesce(kind, 'post') AS kind,
-                       {_qualify("parent_post_id")} AS parent_post_id, text, lang,
-                       {_clean_list("urls")} AS urls, {_clean_list("domains")} AS domains,
-                       {_clean_list("hashtags")} AS hashtags, {_clean_list("mentions")} AS mentions,
-                       {_clean_list("media_hashes")} AS media_hashes, {_literal(source)} || ':' || position AS source,
-                       {int(batch_id)}::BIGINT AS ingest_batch, text_key, position
-                FROM _chunk WHERE ({_REASON}) IS NULL)
-            {"ORDER BY post_id, position" if repeats else ""}) v
+        SELECT * FROM (
+            SELECT {_qualify("post_id")} AS post_id, platform, {_qualify("account_id")} AS account_id,
+                   created_at, coalesce(kind, 'post') AS kind,
+                   {_qualify("parent_post_id")} AS parent_post_id, text, lang,
+                   {_clean_list("urls")} AS urls, {_clean_list("domains")} AS domains,
+                   {_clean_list("hashtags")} AS hashtags, {_clean_list("mentions")} AS mentions,
+                   {_clean_list("media_hashes")} AS media_hashes, {_literal(source)} || ':' || position AS source,
+                   {int(batch_id)}::BIGINT AS ingest_batch, text_key
+            FROM _chunk WHERE ({_REASON}) IS NULL {firsts}) v
         WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)
           AND NOT EXISTS (SELECT 1 FROM {stage.name("posts")} p WHERE p.post_id = v.post_id)""",
     ).to_arrow_table()
@@ -448,7 +453,7 @@ def _store_posts(
         rel = con.from_arrow(new_rows).query("_new", "SELECT * EXCLUDE (text_key) FROM _new")
         rel.insert_into(stage.name("posts"))
     inserted = new_rows.num_rows
-    return inserted, valid, new_rows
+    return inserted, int(valid), new_rows
 
 
 def _stage_accounts(con, stage: _Stage, posts: pa.Table, accounts: list[pa.Table]) -> None:  # type: ignore[no-untyped-def]

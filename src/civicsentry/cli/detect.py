@@ -1,0 +1,160 @@
+"""civicsentry detect / network export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..detect import SEMANTICS
+from ..service import detect as service
+from .app import DEFAULT_WS, JsonOpt, WorkspaceOpt, app, emit_json, out, progress_bar, workspace
+
+network_app = typer.Typer(help="Coordination networks of detection runs.", no_args_is_help=True)
+app.add_typer(network_app, name="network")
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+@app.command()
+def detect(
+    workspace_path: WorkspaceOpt = DEFAULT_WS,
+    semantics: Annotated[
+        str, typer.Option(help=f"{' | '.join(SEMANTICS)}: ours, or a peer tool reproduced exactly.")
+    ] = "civicsentry",
+    window: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--window",
+            help="60s for all types, or url=60s,repost=10s; `auto` "
+            "estimates (CooRnet). Repeatable.",
+        ),
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--types", help="Object types, comma list (default: repost,url,hashtag; peers: repost)."
+        ),
+    ] = None,
+    min_participation: Annotated[
+        int | None, typer.Option(help="Keep accounts co-acting on at least this many objects.")
+    ] = None,
+    min_weight: Annotated[
+        int | None, typer.Option(help="Keep edges of at least this weight.")
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="False discovery rate for significant edges (0.05).")
+    ] = None,
+    max_partners: Annotated[
+        int | None, typer.Option(help="Cap: following shares each share meets (50; 0 = none).")
+    ] = None,
+    viral_partners: Annotated[
+        int | None, typer.Option(help="The cap on viral objects (5).")
+    ] = None,
+    viral_accounts: Annotated[
+        int | None, typer.Option(help="Accounts from which an object is viral (1000).")
+    ] = None,
+    jitter: Annotated[
+        str | None, typer.Option(help="Timing null's jitter: 10x (the window) or a duration.")
+    ] = None,
+    null_draws: Annotated[
+        int | None, typer.Option(help="Monte-Carlo draws instead of exact p-values (0).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the Monte-Carlo draws.")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="DuckDB threads (default: all cores).")
+    ] = None,
+    memory_limit: Annotated[
+        str, typer.Option(help="DuckDB memory before spilling to disk.")
+    ] = service.DEFAULT_MEMORY_LIMIT,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find accounts that act in concert: co-action networks per object type and combined,
+    stored as a new run (docs/coordination.md). Prints the chosen windows, the edges per
+    network and, for our semantics, how many are significant."""
+    with workspace(workspace_path) as ws, progress_bar() as bar:
+        task = bar.add_task("detect", total=None)
+
+        def tick(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=total)
+
+        summary = service.detect_coordination(
+            ws,
+            semantics=semantics,
+            windows=window,
+            object_types=_split(types),
+            min_participation=min_participation,
+            min_weight=min_weight,
+            alpha=alpha,
+            max_partners=max_partners,
+            viral_partners=viral_partners,
+            viral_accounts=viral_accounts,
+            jitter=jitter,
+            n_null=null_draws,
+            seed=seed,
+            threads=threads,
+            memory_limit=memory_limit,
+            progress=tick,
+        )
+        top = [] if as_json else service.top_edges(ws, run_id=summary.run_id)
+    if as_json:
+        emit_json(summary.as_dict())
+        return
+    _print_summary(summary, top)
+
+
+def _print_summary(s: service.DetectionSummary, top: list[dict[str, object]]) -> None:
+    out.print(
+        f"run {s.run_id}: {s.semantics} semantics on {', '.join(s.object_types)} "
+        f"in {s.seconds:.1f} s"
+    )
+    for t, w in s.windows.items():
+        out.print(f"  window {t}: {w['seconds']:g} s ({w['reason']})")
+    table = Table("network", "edges", "significant", "hypotheses (m)")
+    for net, n in s.networks.items():
+        table.add_row(
+            net, str(n["edges"]), str(n.get("significant", "-")), str(n.get("hypotheses", "-"))
+        )
+    out.print(table)
+    if s.caps:
+        out.print(f"{s.caps} objects capped or viral: see coordination_caps (run {s.run_id}).")
+    if top:
+        net = "multi" if s.semantics == "civicsentry" else "the network"
+        out.print(f"strongest edges of {net}:")
+        for r in top:
+            out.print(f"  {r['account_a']}  {r['account_b']}  weight {r['weight']}")
+
+
+@network_app.command("export")
+def network_export(
+    path: Annotated[Path, typer.Argument(help="File to write.")],
+    workspace_path: WorkspaceOpt = DEFAULT_WS,
+    format: Annotated[
+        str | None, typer.Option("--format", "-f", help="csv | parquet (default: from the suffix).")
+    ] = None,
+    run: Annotated[int | None, typer.Option(help="Run id (default: the latest detect).")] = None,
+    network: Annotated[str | None, typer.Option(help="multi (default) or an object type.")] = None,
+    all_edges: Annotated[
+        bool, typer.Option("--all", help="Every stored edge, not only the significant ones.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a run's coordination network: account_a, account_b, weight (account_a <
+    account_b), then every edge attribute; cnt runs also carry weight_ab and weight_ba."""
+    fmt = format or (path.suffix.lstrip(".").lower() or "csv")
+    with workspace(workspace_path, read_only=True) as ws:
+        result = service.export_network(
+            ws, path, fmt=fmt, run_id=run, network=network, all_edges=all_edges
+        )
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(
+            f"{result.edges} edges of run {result.run_id} ({result.network}) -> {result.path}"
+        )

@@ -1,0 +1,242 @@
+"""civicsentry clusters: Leiden communities of a detection run's network, stored in
+``clusters`` and ``cluster_members`` keyed by the detection's run id, and read back.
+
+Clustering a run again (other resolution, seed, minimum size) replaces that run's
+clusters and nothing else, in one transaction; each clustering also adds a ``runs`` row
+(step ``cluster``) with its parameters, so every stored cluster says what made it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .. import __version__
+from ..detect.cluster_stats import lit
+from ..detect.clusters import ClusterParams, find_clusters
+from ..errors import InvalidParams, WorkspaceError
+from ..schema import CLUSTER_MEMBERS, CLUSTERS
+from ..store import Workspace
+from . import detect as _detect
+
+RUN_STEP, RUN_NAME = "cluster", "leiden"
+JSON_COLUMNS = ("modalities", "top_objects", "timeline", "delays", "suspicion_components")
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """What one clustering did (``top``: the most suspicious clusters, briefly)."""
+
+    run_id: int  # the detection run clustered
+    clustering_run_id: int  # its `runs` row
+    network: str
+    significant_only: bool
+    params: dict[str, Any]
+    nodes: int
+    edges: int
+    communities: int
+    clusters: int
+    clustered_accounts: int
+    dropped_accounts: int
+    modularity: float | None
+    seconds: float
+    top: tuple[dict[str, Any], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cluster_run(
+    ws: Workspace,
+    run_id: int | None = None,
+    *,
+    network: str | None = None,
+    min_size: int = 2,
+    resolution: float = 1.0,
+    seed: int = 0,
+    n_iterations: int = 2,
+    top_k: int = 5,
+) -> ClusterSummary:
+    """Cluster a detection run (default: the latest) and store the clusters, replacing
+    that run's previous clustering. The network is ``multi`` for our semantics (the only
+    one for a peer run on one type); significant edges only, where the run tested them."""
+    rid, semantics, types, windows = detection_run(ws, run_id)
+    net = network or _detect.default_network(semantics, types)
+    if net != "multi" and net not in types:
+        raise InvalidParams(f"Run {rid} has no {net!r} network; it has {', '.join(types)}.")
+    params = ClusterParams(
+        min_size=min_size,
+        resolution=resolution,
+        seed=seed,
+        n_iterations=n_iterations,
+        top_k=top_k,
+        windows=windows,
+        object_types=types,
+    )
+    started = time.time()
+    tested = semantics == "civicsentry"
+    edges = (
+        f"(SELECT * FROM coordination_edges WHERE run_id = {int(rid)} "
+        f"AND object_type = {lit(net)} AND coalesce(significant, true))"
+    )
+    result = find_clusters(ws.con, edges, params=params)
+    try:
+        stats = result.summary()
+        record = params.as_dict() | {
+            "detection_run_id": rid,
+            "network": net,
+            "significant_only": tested,
+        }
+        with ws.transaction() as con:
+            for table in (CLUSTERS, CLUSTER_MEMBERS):
+                con.execute(table.ddl())  # workspaces made before these tables existed
+            crid = ws.next_id("runs", "run_id")
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, to_timestamp(?), now(), ?)",
+                [
+                    crid,
+                    RUN_STEP,
+                    RUN_NAME,
+                    json.dumps(record, sort_keys=True),
+                    __version__,
+                    started,
+                    json.dumps(stats, sort_keys=True),
+                ],
+            )
+            con.execute("DELETE FROM clusters WHERE run_id = ?", [rid])
+            con.execute("DELETE FROM cluster_members WHERE run_id = ?", [rid])
+            ccols = [c for c in CLUSTERS.column_names if c not in ("run_id", "clustering_run_id")]
+            con.execute(
+                f"INSERT INTO clusters (run_id, clustering_run_id, {', '.join(ccols)}) "
+                f"SELECT {int(rid)}, {int(crid)}, {', '.join(ccols)} FROM {result.clusters}"
+            )
+            mcols = [c for c in CLUSTER_MEMBERS.column_names if c != "run_id"]
+            con.execute(
+                f"INSERT INTO cluster_members (run_id, {', '.join(mcols)}) "
+                f"SELECT {int(rid)}, {', '.join(mcols)} FROM {result.members}"
+            )
+            ws.audit("cluster", {"run_id": rid, "clustering_run_id": crid, **stats})
+    finally:
+        result.close()
+    top = tuple(
+        {k: c[k] for k in ("cluster_id", "size", "suspicion", "modalities")}
+        for c in top_clusters(ws, rid, limit=5)
+    )
+    return ClusterSummary(
+        run_id=rid,
+        clustering_run_id=crid,
+        network=net,
+        significant_only=tested,
+        params=record,
+        nodes=stats["nodes"],
+        edges=stats["edges"],
+        communities=stats["communities"],
+        clusters=stats["clusters"],
+        clustered_accounts=stats["clustered_accounts"],
+        dropped_accounts=stats["dropped_accounts"],
+        modularity=stats["modularity"],
+        seconds=round(time.time() - started, 3),
+        top=top,
+    )
+
+
+def detection_run(
+    ws: Workspace, run_id: int | None
+) -> tuple[int, str, list[str], dict[str, float]]:
+    """The run's id, semantics, object types and the windows it used (seconds)."""
+    rid = _detect.latest_run_id(ws) if run_id is None else run_id
+    rows = []
+    if rid is not None:
+        rows = ws.con.execute(
+            "SELECT params, summary FROM runs WHERE run_id = ? AND step = 'detect'", [rid]
+        ).fetchall()
+    if rid is None or not rows:
+        raise InvalidParams(
+            "No detection run yet: run `civicsentry detect` first."
+            if run_id is None
+            else f"Run {run_id} is not a detection run; `civicsentry runs` lists them."
+        )
+    params = json.loads(rows[0][0] or "{}")
+    summary = json.loads(rows[0][1] or "{}")
+    windows = {
+        t: float(w["seconds"])
+        for t, w in (summary.get("windows") or {}).items()
+        if isinstance(w, dict) and w.get("seconds") is not None
+    }
+    types = list(params.get("object_types") or windows)
+    return int(rid), str(params.get("semantics", "civicsentry")), types, windows
+
+
+# -- reading clusters -------------------------------------------------------------------
+
+
+def clustered_run_id(ws: Workspace, run_id: int | None = None) -> int:
+    """The detection run whose clusters to read (default: the latest detection run),
+    checked to have been clustered."""
+    rid, *_ = detection_run(ws, run_id)
+    done = ws.scalar(
+        "SELECT count(*) FROM runs WHERE step = ? "
+        "AND CAST(json_extract(params, '$.detection_run_id') AS BIGINT) = ?",
+        [RUN_STEP, rid],
+    )
+    if not done:
+        raise WorkspaceError(
+            f"Run {rid} has not been clustered yet: run `civicsentry clusters build --run {rid}`."
+        )
+    return rid
+
+
+def _rows(ws: Workspace, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    rel = ws.sql(sql, params=params)
+    out = []
+    for r in rel.fetchall():
+        d = dict(zip(rel.columns, r, strict=True))
+        for k in JSON_COLUMNS:
+            if isinstance(d.get(k), str):
+                d[k] = json.loads(d[k])
+        out.append(d)
+    return out
+
+
+def top_clusters(
+    ws: Workspace, run_id: int | None = None, *, limit: int | None = 10
+) -> list[dict[str, Any]]:
+    """Clusters of a run, most suspicious first (JSON columns parsed; no timeline)."""
+    rid = clustered_run_id(ws, run_id)
+    lim = f"LIMIT {int(limit)}" if limit else ""
+    return _rows(
+        ws,
+        f"SELECT * EXCLUDE (timeline) FROM clusters WHERE run_id = ? "
+        f"ORDER BY suspicion DESC, cluster_id {lim}",
+        [rid],
+    )
+
+
+def cluster_members(
+    ws: Workspace, cluster_id: int, run_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Members of one cluster with their handles, most connected first."""
+    rid = clustered_run_id(ws, run_id)
+    return _rows(
+        ws,
+        """SELECT m.account_id, a.handle, m.* EXCLUDE (run_id, cluster_id, account_id)
+           FROM cluster_members m LEFT JOIN accounts a USING (account_id)
+           WHERE m.run_id = ? AND m.cluster_id = ?
+           ORDER BY m.strength DESC, m.account_id""",
+        [rid, int(cluster_id)],
+    )
+
+
+def cluster_detail(ws: Workspace, cluster_id: int, run_id: int | None = None) -> dict[str, Any]:
+    """One cluster with every statistic and its members."""
+    rid = clustered_run_id(ws, run_id)
+    rows = _rows(
+        ws, "SELECT * FROM clusters WHERE run_id = ? AND cluster_id = ?", [rid, int(cluster_id)]
+    )
+    if not rows:
+        raise InvalidParams(
+            f"Run {rid} has no cluster {cluster_id}; `civicsentry clusters list` shows them."
+        )
+    return rows[0] | {"members": cluster_members(ws, cluster_id, rid)}
