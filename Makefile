@@ -21,6 +21,10 @@ demo: setup
 	$(BIN)/civicsentry simulate $(DEMO)/data --posts 200000 --seed 7
 	$(BIN)/civicsentry ingest $(DEMO)/data/posts.parquet $(DEMO)/data/accounts.parquet -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry info -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry detect -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry network export $(DEMO)/network.gexf -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry clusters export $(DEMO)/clusters.csv -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry score $(DEMO)/data/truth.csv -w $(DEMO)/civicsentry.duckdb
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -32,7 +36,9 @@ lint: setup
 check: lint test
 
 bench: setup
-	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_ingest.py --sizes 1000000 10000000
+	$(BIN)/python bench/bench_coordination.py --runs 3 --default
+	$(BIN)/python bench/score_detection.py --posts 200000 1000000 --seed 1
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info

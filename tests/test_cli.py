@@ -95,3 +95,23 @@ def test_simulate_then_ingest(tmp_path: Path) -> None:
     assert report["rows_read"] == report["rows_stored"] == 3000
     assert report["files"][1]["format"] == "accounts"
     assert report["files"][1]["accounts"] == summary["accounts"]
+
+
+def test_main_job_end_to_end(tmp_path: Path) -> None:
+    """The README's main job on a small simulation: ingest, detect (with clusters), export."""
+    import networkx as nx
+
+    data, ws = tmp_path / "sim", str(tmp_path / "ws.duckdb")
+    assert cli("simulate", str(data), "--posts", "30000", "--seed", "3").returncode == 0
+    assert cli("ingest", str(data / "posts.parquet"), "-w", ws).returncode == 0
+    r = cli("detect", "-w", ws, "--json")
+    assert r.returncode == 0, r.stderr
+    run = json.loads(r.stdout)
+    assert run["networks"]["multi"]["edges"] > 0 and run["clusters"]["clusters"] >= 1
+    listed = json.loads(cli("clusters", "list", "-w", ws, "--json").stdout)
+    assert listed and all(0 <= c["suspicion"] <= 1 for c in listed)
+    out = tmp_path / "net.graphml"
+    assert cli("network", "export", str(out), "-w", ws).returncode == 0
+    g = nx.read_graphml(out)
+    assert g.number_of_edges() == run["networks"]["multi"]["significant"]
+    assert all("cluster" in attrs for _, attrs in g.nodes(data=True))

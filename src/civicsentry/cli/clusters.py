@@ -197,3 +197,27 @@ def export(
         emit_json(result)
     else:
         out.print(escape(f"{result.rows} accounts of run {result.run_id} -> {result.path}"))
+
+
+@app.command("score")
+def score(
+    truth: Annotated[
+        Path,
+        typer.Argument(help="The simulator's truth.csv (account_id, campaign_id, campaign_kind)."),
+    ],
+    workspace_path: WorkspaceOpt = DEFAULT_WS,
+    run: Annotated[
+        int | None, typer.Option(help="Run id (default: the latest clustered run).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score detected clusters against planted ground truth: account-level precision,
+    recall and F1, recall per campaign kind, organic accounts flagged (see docs/clusters.md)."""
+    from ..evaluate import score_detection
+
+    with workspace(workspace_path, read_only=True) as ws:
+        result = score_detection(ws, truth, run_id=run)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        out.print(result.markdown())

@@ -1,3 +1,3 @@
 """Imports every command module so that its commands register on the app."""
 
-from . import ingest, simulate  # noqa: F401
+from . import clusters, detect, ingest, simulate  # noqa: F401

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ..detect import SEMANTICS
+from ..export.network import export_network
 from ..service import detect as service
 from .app import DEFAULT_WS, JsonOpt, WorkspaceOpt, app, emit_json, out, progress_bar, workspace
 
@@ -73,11 +74,15 @@ def detect(
     memory_limit: Annotated[
         str, typer.Option(help="DuckDB memory before spilling to disk.")
     ] = service.DEFAULT_MEMORY_LIMIT,
+    clusters: Annotated[
+        bool, typer.Option(help="Then cluster the run (`clusters build` defaults).")
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Find accounts that act in concert: co-action networks per object type and combined,
-    stored as a new run (docs/coordination.md). Prints the chosen windows, the edges per
-    network and, for our semantics, how many are significant."""
+    stored as a new run (docs/coordination.md), then clustered (docs/clusters.md). Prints
+    the chosen windows, the edges per network and, for our semantics, how many are
+    significant, and the most suspicious clusters."""
     with workspace(workspace_path) as ws, progress_bar() as bar:
         task = bar.add_task("detect", total=None)
 
@@ -103,10 +108,22 @@ def detect(
             progress=tick,
         )
         top = [] if as_json else service.top_edges(ws, run_id=summary.run_id)
+        grouped, top_clusters = None, []
+        if clusters:
+            from ..service import clusters as cluster_service
+
+            grouped = cluster_service.cluster_run(ws, summary.run_id)
+            if not as_json:
+                top_clusters = cluster_service.top_clusters(ws, summary.run_id, limit=10)
     if as_json:
-        emit_json(summary.as_dict())
+        emit_json(summary.as_dict() | ({"clusters": grouped.as_dict()} if grouped else {}))
         return
     _print_summary(summary, top)
+    if grouped is not None:
+        from .clusters import print_clusters
+
+        out.print(f"{grouped.clusters} clusters ({grouped.clustered_accounts} accounts):")
+        print_clusters(top_clusters)
 
 
 def _print_summary(s: service.DetectionSummary, top: list[dict[str, object]]) -> None:
@@ -136,7 +153,10 @@ def network_export(
     path: Annotated[Path, typer.Argument(help="File to write.")],
     workspace_path: WorkspaceOpt = DEFAULT_WS,
     format: Annotated[
-        str | None, typer.Option("--format", "-f", help="csv | parquet (default: from the suffix).")
+        str | None,
+        typer.Option(
+            "--format", "-f", help="csv | parquet | graphml | gexf (default: from the suffix)."
+        ),
     ] = None,
     run: Annotated[int | None, typer.Option(help="Run id (default: the latest detect).")] = None,
     network: Annotated[str | None, typer.Option(help="multi (default) or an object type.")] = None,
@@ -145,13 +165,13 @@ def network_export(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a run's coordination network: account_a, account_b, weight (account_a <
-    account_b), then every edge attribute; cnt runs also carry weight_ab and weight_ba."""
+    """Write a run's coordination network. CSV/Parquet: account_a, account_b, weight
+    (account_a < account_b), then every edge attribute (cnt runs also weight_ab and
+    weight_ba). GraphML/GEXF for Gephi: nodes with cluster, degree, strength, handle and
+    their cluster's suspicion and top objects; edges with their attributes."""
     fmt = format or (path.suffix.lstrip(".").lower() or "csv")
     with workspace(workspace_path, read_only=True) as ws:
-        result = service.export_network(
-            ws, path, fmt=fmt, run_id=run, network=network, all_edges=all_edges
-        )
+        result = export_network(ws, path, fmt=fmt, run_id=run, network=network, all_edges=all_edges)
     if as_json:
         emit_json(result)
     else:
