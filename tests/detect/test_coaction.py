@@ -156,6 +156,34 @@ def test_viral_object_is_capped_and_reported(con: duckdb.DuckDBPyConnection) -> 
     assert len(edges(con, full)) == exact + 1
 
 
+def test_hundred_thousand_shares_in_an_hour(con: duckdb.DuckDBPyConnection) -> None:
+    # The viral case: 100,000 accounts share one post within an hour, beside
+    # ordinary data. Each share meets at most 5 followers (viral cap): ≤ 500,000 pairs
+    # instead of the ~5.5 million inside a 2-minute window; the cap is reported.
+    n = 100_000
+    rows = shares([(f"v{i:06d}", "viral", i * 3600 / n) for i in range(n)])
+    rows += shares([("A", "o1", 0), ("B", "o1", 5), ("A", "o2", 500), ("B", "o2", 505)])
+    load(con, rows)
+    r = run(con, object_types=["repost"], min_weight=1)
+    cap = con.execute(
+        f"SELECT n_shares, max_partners, pairs_within_window, pairs_kept, action "
+        f"FROM {r.caps} WHERE object_id = 'viral'"
+    ).fetchall()
+    assert cap == [
+        (
+            n,
+            5,
+            sum(min(3333, n - 1 - i) for i in range(n)),
+            sum(min(5, n - 1 - i) for i in range(n)),
+            "capped,downweighted",
+        )
+    ]
+    assert r.networks["repost"]["edges"] == sum(min(5, n - 1 - i) for i in range(n)) + 1
+    # The pair that met on ordinary posts is there; meeting on the viral post proves nothing.
+    assert ("A", "B", 2) in edges(con, r)
+    assert r.networks["repost"]["significant"] == 0
+
+
 def test_popular_but_uncapped_object_is_reported(con: duckdb.DuckDBPyConnection) -> None:
     rows = shares([(f"a{i}", "big", i * 100.0) for i in range(5)])
     load(con, rows)

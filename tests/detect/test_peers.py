@@ -65,7 +65,9 @@ def test_toy_coortweet_min_weight_is_a_final_filter(con: duckdb.DuckDBPyConnecti
     r = run(con, semantics="coortweet", windows="60s", min_participation=1, min_weight=2)
     # weight_threshold still compares with the median of all five edges (1).
     assert edges(con, r, columns="weight, weight_threshold") == {
-        ("A", "B", 2, True), ("D", "E", 2, True)}
+        ("A", "B", 2, True),
+        ("D", "E", 2, True),
+    }
 
 
 def test_toy_cnt(con: duckdb.DuckDBPyConnection) -> None:

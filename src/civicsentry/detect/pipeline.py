@@ -38,10 +38,11 @@ class DetectionResult:
     """Names of the result tables on ``engine`` plus what the run decided."""
 
     engine: DuckDBEngine
-    edges: str
+    edges: str  # a table, unless the detection ran with materialize=False
     caps: str
     params: ResolvedParams
     windows: list[WindowChoice]
+    edges_sql: str = ""  # the SELECT that gives the edges (always set)
     shares: dict[str, int] = field(default_factory=dict)
     networks: dict[str, dict[str, int]] = field(default_factory=dict)
     caps_count: int = 0
@@ -75,8 +76,13 @@ def detect_coordination(
     params: CoordinationParams | None = None,
     *,
     progress: Progress | None = None,
+    materialize: bool = True,
 ) -> DetectionResult:
-    """Detect coordination on ``actions`` (a table name or a parenthesised SELECT)."""
+    """Detect coordination on ``actions`` (a table name or a parenthesised SELECT).
+
+    With ``materialize=False`` the edges are left as ``result.edges_sql`` for the
+    caller to copy once (the service inserts them straight into the workspace); the
+    tables that SELECT reads stay until ``result.close()``."""
     engine = as_engine(con)
     p = (params or CoordinationParams()).resolve()
     steps = _plan(p)
@@ -93,12 +99,16 @@ def detect_coordination(
     temp = [acc, obj]
     result = DetectionResult(engine, engine.name("edges"), engine.name("caps"), p, [], _temp=temp)
     try:
-        _run(engine, p, src, result, temp, tick)
+        _run(engine, p, src, result, temp, tick, materialize)
     except BaseException:
         result.close()  # leave no intermediate table behind
         raise
-    engine.drop(*[t for t in temp if t not in (acc, obj)])
-    result._temp = [acc, obj]
+    keep = {acc, obj}
+    if not materialize:  # what edges_sql reads
+        keep |= {engine.name("edges_raw"), engine.name("significance")}
+        keep |= {engine.name(f"edges_{t}") for t in p.object_types}
+    engine.drop(*[t for t in temp if t not in keep])
+    result._temp = [t for t in temp if t in keep]
     return result
 
 
@@ -109,6 +119,7 @@ def _run(
     result: DetectionResult,
     temp: list[str],
     tick: Callable[[str], None],
+    materialize: bool,
 ) -> None:
     types = list(p.object_types)
     acc, obj = temp[0], temp[1]
@@ -192,11 +203,11 @@ def _run(
         temp.append(sig)
         _significance(engine, p, shares, w_us, raw, sig, temp, hypotheses, compared)
         tick("significance")
-    # Materialised, not a view: DuckDB 2.0 answered a UNION of two filtered reads of
-    # such a view (raw LEFT JOIN significance) wrongly in our tests; a table is safe.
-    engine.create(
-        result.edges, _final_edges_sql(engine, p, raw, acc, sig if p.significance else None)
-    )
+    # A table, or SQL read once by the caller; never a view: DuckDB 2.0 answered a UNION
+    # of two filtered reads of such a view (raw LEFT JOIN significance) wrongly.
+    result.edges_sql = _final_edges_sql(engine, p, raw, acc, sig if p.significance else None)
+    if materialize:
+        engine.create(result.edges, result.edges_sql)
     engine.create(result.caps, _final_caps_sql(engine, p, stats, shares, obj, w_us, cap, temp))
     tick("edges and caps")
     networks = types + (["multi"] if p.semantics == "civicsentry" else [])

@@ -100,7 +100,7 @@ def detect_coordination(
     started = time.time()
     engine = DuckDBEngine(ws.con)
     with engine.settings(threads=threads, memory_limit=memory_limit):
-        result = _detect(engine, "actions", params, progress=progress)
+        result = _detect(engine, "actions", params, progress=progress, materialize=False)
     try:
         summary = result.summary()
         seconds = round(time.time() - started, 3)
@@ -120,7 +120,7 @@ def detect_coordination(
                 ],
             )
             for table, src in (
-                (COORDINATION_EDGES, result.edges),
+                (COORDINATION_EDGES, f"({result.edges_sql})"),
                 (COORDINATION_CAPS, result.caps),
             ):
                 cols = [c for c in table.column_names if c != "run_id"]
