@@ -68,6 +68,10 @@ def detect(
         int | None, typer.Option(help="Monte-Carlo draws instead of exact p-values (0).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the Monte-Carlo draws.")] = None,
+    simtext_threshold: Annotated[
+        float | None,
+        typer.Option(help="simtext: min estimated Jaccard of word-bigram sets (0.6)."),
+    ] = None,
     threads: Annotated[
         int | None, typer.Option(help="DuckDB threads (default: all cores).")
     ] = None,
@@ -103,6 +107,7 @@ def detect(
             jitter=jitter,
             n_null=null_draws,
             seed=seed,
+            simtext_threshold=simtext_threshold,
             threads=threads,
             memory_limit=memory_limit,
             progress=tick,

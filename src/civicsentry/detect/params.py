@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import InvalidParams
+from .simtext import SimtextParams
 from .sweep import Cap, check_type_name
 from .windows import AUTO, WindowValue, parse_duration, parse_windows
 
@@ -68,6 +69,11 @@ class CoordinationParams:
     # automatic windows (CooRnet's q and p):
     auto_q: float = 0.1
     auto_p: float = 0.5
+    # near-duplicate text (only with ``simtext`` among the types; see simtext.py):
+    simtext_threshold: float | None = None
+    simtext_num_perm: int | None = None
+    simtext_bands: int | None = None
+    simtext_shingle: int | None = None
 
     def resolve(self) -> ResolvedParams:
         sem = (self.semantics or "civicsentry").lower()
@@ -134,6 +140,19 @@ class CoordinationParams:
             raise InvalidParams("viral_partners must be at least 1.")
         factor, fixed = _parse_jitter("10x" if self.jitter is None else self.jitter)
         windows = parse_windows(self.windows)
+        st = {
+            "threshold": self.simtext_threshold,
+            "num_perm": self.simtext_num_perm,
+            "bands": self.simtext_bands,
+            "shingle": self.simtext_shingle,
+        }
+        simtext: dict[str, Any] | None = None
+        if "simtext" in types:
+            simtext = asdict(
+                SimtextParams(**{k: v for k, v in st.items() if v is not None}).check()
+            )
+        elif any(v is not None for v in st.values()):
+            raise InvalidParams("--simtext-* options need simtext among --types.")
         return ResolvedParams(
             semantics=sem,
             object_types=types,
@@ -151,6 +170,7 @@ class CoordinationParams:
             seed=0 if self.seed is None else int(self.seed),
             auto_q=float(self.auto_q),
             auto_p=float(self.auto_p),
+            simtext=simtext,
         )
 
 
@@ -188,6 +208,11 @@ class ResolvedParams:
     seed: int
     auto_q: float
     auto_p: float
+    simtext: dict[str, Any] | None = None  # SimtextParams fields, when simtext is detected
+
+    @property
+    def simtext_params(self) -> SimtextParams | None:
+        return None if self.simtext is None else SimtextParams(**self.simtext)
 
     @property
     def cap(self) -> Cap | None:

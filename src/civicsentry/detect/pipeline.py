@@ -251,9 +251,12 @@ def _choose_windows(
     engine: DuckDBEngine, p: ResolvedParams, src: str, acc: str, obj: str
 ) -> list[WindowChoice]:
     out = []
-    for t, value in resolve(p.windows, p.object_types, p.default_window).items():
+    parsed = dict(p.windows)
+    if "simtext" in p.object_types and "simtext" not in parsed and "text" in parsed:
+        parsed["simtext"] = parsed["text"]  # near copies take the window of exact copies
+    for t, value in resolve(parsed, p.object_types, p.default_window).items():
         if value != AUTO:
-            given = t in p.windows or "*" in p.windows
+            given = t in parsed or "*" in parsed
             out.append(
                 WindowChoice(
                     t,

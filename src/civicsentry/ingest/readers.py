@@ -106,8 +106,8 @@ def open_binary(path: Path) -> IO[bytes]:
     except OSError as e:
         raise BadInputFile(f"Cannot read {path}: {e.strerror or e}") from e
     if kind is None:
-        return open(path, "rb")
-    return io.BufferedReader(_Decompressing(path, _DECOMPRESSORS[kind]), buffer_size=1 << 16)
+        return open(path, "rb", buffering=1 << 20)  # long lines: fewer, larger reads
+    return io.BufferedReader(_Decompressing(path, _DECOMPRESSORS[kind]), buffer_size=1 << 20)
 
 
 def plain_name(path: Path) -> str:

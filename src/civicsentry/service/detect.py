@@ -21,6 +21,7 @@ import duckdb
 from .. import __version__
 from ..detect import CoordinationParams, DuckDBEngine
 from ..detect import detect_coordination as _detect
+from ..detect.simtext import store_simtext_actions
 from ..errors import InvalidParams, WorkspaceError
 from ..schema import COORDINATION_CAPS, COORDINATION_EDGES
 from ..store import Workspace
@@ -69,6 +70,7 @@ def detect_coordination(
     jitter: str | float | None = None,
     n_null: int | None = None,
     seed: int | None = None,
+    simtext_threshold: float | None = None,
     threads: int | None = None,
     memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
     progress: Progress | None = None,
@@ -91,6 +93,7 @@ def detect_coordination(
         jitter=jitter,
         n_null=n_null,
         seed=seed,
+        simtext_threshold=simtext_threshold,
     )
     resolved = params.resolve()  # fail on bad parameters before any work
     if not ws.scalar("SELECT count(*) FROM actions"):
@@ -99,10 +102,19 @@ def detect_coordination(
         )
     started = time.time()
     engine = DuckDBEngine(ws.con)
+    simtext_info: dict[str, Any] = {}
     with engine.settings(threads=threads, memory_limit=memory_limit):
+        st = resolved.simtext_params
+        if st is not None:  # near-duplicate text objects first, replacing earlier ones
+            if progress:
+                progress("near-duplicate texts", 0, 1)
+            t0 = time.time()
+            with ws.transaction() as con:
+                n = store_simtext_actions(con, st)
+            simtext_info = {"actions": n, "seconds": round(time.time() - t0, 3)}
         result = _detect(engine, "actions", params, progress=progress, materialize=False)
     try:
-        summary = result.summary()
+        summary = result.summary() | ({"simtext": simtext_info} if simtext_info else {})
         seconds = round(time.time() - started, 3)
         with ws.transaction() as con:
             for table in (COORDINATION_EDGES, COORDINATION_CAPS):

@@ -124,12 +124,17 @@ def ingest_files(
     _drop_stale_stages(ws)
     # Ingest streams: DuckDB needs little cache, and keeping it small keeps peak memory
     # independent of the input's size.
-    previous = ws.scalar("SELECT current_setting('memory_limit')")
-    ws.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+    # Rows carry their source position, so their order in a table does not matter: without
+    # it DuckDB inserts in parallel and buffers less.
+    settings = {"memory_limit": INGEST_MEMORY_LIMIT, "preserve_insertion_order": "false"}
+    previous = {k: ws.scalar(f"SELECT current_setting('{k}')") for k in settings}
+    for k, v in settings.items():
+        ws.con.execute(f"SET {k} = '{v}'")
     try:
         results = _ingest_paths(ws, paths, forced, format, options, strict, progress)
     finally:
-        ws.con.execute(f"SET memory_limit = '{previous}'")
+        for k, v in previous.items():
+            ws.con.execute(f"SET {k} = '{v}'")
     report = IngestReport(tuple(results))
     ws.audit(
         "ingest",
