@@ -90,7 +90,9 @@ def test_simulate_then_ingest(tmp_path: Path) -> None:
     summary = json.loads(r.stdout)
     assert summary["posts"] == 3000 and summary["campaigns"] >= 1
     ws = str(tmp_path / "ws.duckdb")
-    j = cli("ingest", str(data / "posts.parquet"), str(data / "accounts.parquet"), "-w", ws, "--json")
+    j = cli(
+        "ingest", str(data / "posts.parquet"), str(data / "accounts.parquet"), "-w", ws, "--json"
+    )
     report = json.loads(j.stdout)
     assert report["rows_read"] == report["rows_stored"] == 3000
     assert report["files"][1]["format"] == "accounts"

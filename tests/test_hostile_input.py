@@ -199,5 +199,7 @@ def test_kill_during_ingest_then_rerun_completes(tmp_path: Path) -> None:
     with civicsentry.open(db) as ws:
         assert ws.scalar("SELECT count(*) FROM posts") == n
         assert ws.scalar("SELECT count(*) FROM ingest_log WHERE finished_at IS NOT NULL") == 1
-        staged = "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_ingest_stage_%'"
+        staged = (
+            "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '_ingest_stage_%'"
+        )
         assert ws.scalar(staged) == 0  # the killed run's staging tables were dropped

@@ -197,52 +197,111 @@ META = Table(
 COORDINATION_EDGES = Table(
     "coordination_edges",
     (
-        _c("run_id", "BIGINT", "the `runs` row (step detect, name coordination) that made it",
-           nullable=False),
-        _c("semantics", "VARCHAR", "civicsentry, coortweet or cnt (docs/coordination.md)",
-           nullable=False),
-        _c("object_type", "VARCHAR", "the network: an object type (repost, url, ...), or `multi` "
-           "for the multi-modal network over all detected types", nullable=False),
-        _c("account_a", "VARCHAR", "one account; account_a < account_b (code-point order)",
-           nullable=False),
+        _c(
+            "run_id",
+            "BIGINT",
+            "the `runs` row (step detect, name coordination) that made it",
+            nullable=False,
+        ),
+        _c(
+            "semantics",
+            "VARCHAR",
+            "civicsentry, coortweet or cnt (docs/coordination.md)",
+            nullable=False,
+        ),
+        _c(
+            "object_type",
+            "VARCHAR",
+            "the network: an object type (repost, url, ...), or `multi` "
+            "for the multi-modal network over all detected types",
+            nullable=False,
+        ),
+        _c(
+            "account_a",
+            "VARCHAR",
+            "one account; account_a < account_b (code-point order)",
+            nullable=False,
+        ),
         _c("account_b", "VARCHAR", "the other account", nullable=False),
-        _c("weight", "BIGINT", "civicsentry: distinct objects co-acted on (multi: distinct "
-           "(type, object)); coortweet: co-acting share pairs; cnt: max(weight_ab, weight_ba)",
-           nullable=False),
-        _c("weight_ab", "BIGINT", "cnt: messages of account_a with a partner message of "
-           "account_b (NULL below min_weight)"),
+        _c(
+            "weight",
+            "BIGINT",
+            "civicsentry: distinct objects co-acted on (multi: distinct "
+            "(type, object)); coortweet: co-acting share pairs; cnt: max(weight_ab, weight_ba)",
+            nullable=False,
+        ),
+        _c(
+            "weight_ab",
+            "BIGINT",
+            "cnt: messages of account_a with a partner message of "
+            "account_b (NULL below min_weight)",
+        ),
         _c("weight_ba", "BIGINT", "cnt: the same from account_b to account_a"),
         _c("pairs", "BIGINT", "co-acting share pairs (repeated shares multiply these)"),
-        _c("weight_pop", "DOUBLE", "civicsentry: popularity-discounted weight, "
-           "Σ 1/log2(accounts on the object)"),
+        _c(
+            "weight_pop",
+            "DOUBLE",
+            "civicsentry: popularity-discounted weight, Σ 1/log2(accounts on the object)",
+        ),
         _c("object_types", "VARCHAR", "object types co-acted on, sorted, comma-separated"),
         _c("n_content_id", "BIGINT", "coortweet: distinct contents on the older side of the pairs"),
         _c("n_content_id_y", "BIGINT", "coortweet: distinct contents on the newer side"),
         _c("edge_symmetry_score", "DOUBLE", "coortweet: min/max of the two counts above"),
         _c("weight_threshold", "BOOLEAN", "coortweet: weight above the network's median weight"),
-        _c("capped_objects", "BIGINT", "co-acted objects whose sweep was capped (weight and "
-           "pairs may then be lower bounds)"),
-        _c("downweighted_objects", "BIGINT", "co-acted objects that are viral "
-           "(≥ viral_accounts accounts)"),
+        _c(
+            "capped_objects",
+            "BIGINT",
+            "co-acted objects whose sweep was capped (weight and pairs may then be lower bounds)",
+        ),
+        _c(
+            "downweighted_objects",
+            "BIGINT",
+            "co-acted objects that are viral (≥ viral_accounts accounts)",
+        ),
         _c("min_delay_s", "DOUBLE", "smallest delay between co-acting shares, seconds"),
-        _c("median_delay_s", "DOUBLE", "civicsentry: median over co-acted objects of the "
-           "smallest delay on each (NULL for the peer semantics)"),
-        _c("avg_delay_s", "DOUBLE", "peers: mean delay over share pairs (CooRTweet's avg_time_delta)"),
+        _c(
+            "median_delay_s",
+            "DOUBLE",
+            "civicsentry: median over co-acted objects of the "
+            "smallest delay on each (NULL for the peer semantics)",
+        ),
+        _c(
+            "avg_delay_s",
+            "DOUBLE",
+            "peers: mean delay over share pairs (CooRTweet's avg_time_delta)",
+        ),
         _c("first_t", "TIMESTAMPTZ", "first co-acting share"),
         _c("last_t", "TIMESTAMPTZ", "last co-acting share"),
         _c("capped", "BOOLEAN", "capped_objects > 0"),
         _c("downweighted", "BOOLEAN", "downweighted_objects > 0"),
-        _c("expected_timing", "DOUBLE", "civicsentry: co-acted objects expected under the "
-           "timing (jitter) null"),
-        _c("expected_choice", "DOUBLE", "civicsentry: co-acting share pairs expected under the "
-           "choice (account-shuffle) null"),
-        _c("p_timing", "DOUBLE", "civicsentry: p-value under the timing null, given the edge exists"),
+        _c(
+            "expected_timing",
+            "DOUBLE",
+            "civicsentry: co-acted objects expected under the timing (jitter) null",
+        ),
+        _c(
+            "expected_choice",
+            "DOUBLE",
+            "civicsentry: co-acting share pairs expected under the choice (account-shuffle) null",
+        ),
+        _c(
+            "p_timing",
+            "DOUBLE",
+            "civicsentry: p-value under the timing null, given the edge exists",
+        ),
         _c("p_choice", "DOUBLE", "civicsentry: p-value under the choice null"),
-        _c("p_value", "DOUBLE", "civicsentry: max(p_timing, p_choice); NULL when screened out "
-           "(it could not pass Benjamini–Hochberg even at its lower bound)"),
+        _c(
+            "p_value",
+            "DOUBLE",
+            "civicsentry: max(p_timing, p_choice); NULL when screened out "
+            "(it could not pass Benjamini–Hochberg even at its lower bound)",
+        ),
         _c("q_value", "DOUBLE", "civicsentry: Benjamini–Hochberg q-value within the network"),
-        _c("significant", "BOOLEAN", "civicsentry: q_value ≤ alpha; NULL for the peer semantics, "
-           "which have no significance"),
+        _c(
+            "significant",
+            "BOOLEAN",
+            "civicsentry: q_value ≤ alpha; NULL for the peer semantics, which have no significance",
+        ),
     ),
     "Co-action edges of every detection run, one network per object type plus `multi`; "
     "earlier runs are kept. The default output of a civicsentry run is its significant edges.",
@@ -258,12 +317,23 @@ COORDINATION_CAPS = Table(
         _c("n_accounts", "BIGINT", "distinct accounts sharing it"),
         _c("first_t", "TIMESTAMPTZ"),
         _c("last_t", "TIMESTAMPTZ"),
-        _c("max_partners", "BIGINT", "the cap: following shares each share was compared with "
-           "(NULL when not capped)"),
-        _c("shares_capped", "BIGINT", "shares that had more partners inside the window than the cap"),
+        _c(
+            "max_partners",
+            "BIGINT",
+            "the cap: following shares each share was compared with (NULL when not capped)",
+        ),
+        _c(
+            "shares_capped",
+            "BIGINT",
+            "shares that had more partners inside the window than the cap",
+        ),
         _c("pairs_within_window", "BIGINT", "exact share pairs within the window"),
         _c("pairs_kept", "BIGINT", "share pairs the capped sweep compared"),
-        _c("pop_discount", "DOUBLE", "what one co-action on it adds to weight_pop, 1/log2(n_accounts)"),
+        _c(
+            "pop_discount",
+            "DOUBLE",
+            "what one co-action on it adds to weight_pop, 1/log2(n_accounts)",
+        ),
         _c("action", "VARCHAR", "capped, downweighted (viral), or both", nullable=False),
     ),
     "Every object a detection run capped or treated as viral, and what was done: nothing "
@@ -274,10 +344,17 @@ CLUSTERS = Table(
     "clusters",
     (
         _c("run_id", "BIGINT", "the detection run whose network was clustered", nullable=False),
-        _c("cluster_id", "BIGINT", "1, 2, ... within the run, largest cluster first",
-           nullable=False),
-        _c("clustering_run_id", "BIGINT", "the `runs` row (step cluster, name leiden) with "
-           "the clustering parameters"),
+        _c(
+            "cluster_id",
+            "BIGINT",
+            "1, 2, ... within the run, largest cluster first",
+            nullable=False,
+        ),
+        _c(
+            "clustering_run_id",
+            "BIGINT",
+            "the `runs` row (step cluster, name leiden) with the clustering parameters",
+        ),
         _c("size", "BIGINT", "members", nullable=False),
         _c("edges", "BIGINT", "edges between members"),
         _c("density", "DOUBLE", "edges / (size·(size − 1)/2)"),
@@ -286,19 +363,30 @@ CLUSTERS = Table(
         _c("modalities", "VARCHAR", "JSON: object type -> internal edges co-acting on it"),
         _c("n_modalities", "BIGINT", "object types among the internal edges"),
         _c("objects", "BIGINT", "distinct objects co-acted on by two members within the window"),
-        _c("coaction_share", "DOUBLE", "mean over members of the share of their actions "
-           "co-acted with a cluster mate within the window"),
+        _c(
+            "coaction_share",
+            "DOUBLE",
+            "mean over members of the share of their actions "
+            "co-acted with a cluster mate within the window",
+        ),
         _c("median_delay_s", "DOUBLE", "median over internal edges of the edge's median delay"),
         _c("median_q", "DOUBLE", "median q-value of the internal edges"),
         _c("first_t", "TIMESTAMPTZ", "first co-acting share on an internal edge"),
         _c("last_t", "TIMESTAMPTZ", "last co-acting share on an internal edge"),
-        _c("top_objects", "VARCHAR", "JSON: object type -> objects most members acted on, "
-           "with members, shares and a label (text of the post or of a member's copy)"),
+        _c(
+            "top_objects",
+            "VARCHAR",
+            "JSON: object type -> objects most members acted on, "
+            "with members, shares and a label (text of the post or of a member's copy)",
+        ),
         _c("timeline", "VARCHAR", "JSON: UTC hour -> posts by members"),
         _c("delays", "VARCHAR", "JSON: quantiles of the internal edges' median delays, seconds"),
         _c("suspicion", "DOUBLE", "triage score in [0, 1] (docs/clusters.md); not proof"),
-        _c("suspicion_components", "VARCHAR", "JSON: each component's value, weight, "
-           "contribution and raw figure"),
+        _c(
+            "suspicion_components",
+            "VARCHAR",
+            "JSON: each component's value, weight, contribution and raw figure",
+        ),
     ),
     "Leiden communities of a run's significant multi-modal network (docs/clusters.md); "
     "re-clustering a run replaces its clusters only.",

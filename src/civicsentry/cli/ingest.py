@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import InvalidParams
-from ..service.ingest import IngestReport, ingest_files
+from ..service.ingest import COUNT_FIELDS, IngestReport, ingest_files
 from ..service.summary import export_quarantine, quarantined, workspace_info
 from .app import DEFAULT_WS, JsonOpt, WorkspaceOpt, app, emit_json, out, progress_bar, workspace
 
@@ -91,17 +91,7 @@ def _print_report(report: IngestReport) -> None:
             t.add_row(
                 f.source,
                 f.format,
-                *(
-                    f"{getattr(f, k):,}"
-                    for k in (
-                        "rows_read",
-                        "rows_stored",
-                        "rows_duplicate",
-                        "rows_quarantined",
-                        "accounts",
-                        "actions",
-                    )
-                ),
+                *(f"{getattr(f, k):,}" for k in COUNT_FIELDS),
                 f"{f.seconds:.1f}",
             )
     out.print(t)

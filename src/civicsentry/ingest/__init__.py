@@ -27,14 +27,21 @@ from .base import Adapter, Sample
 
 # Specific formats first; the generic canonical table last.
 _MODULES: tuple[ModuleType, ...] = (
-    coortweet, cnt, telegram, crowdtangle, meta_content_library, twitter_v2, twitter_v1, twitter_io,
-    bluesky, mastodon, reddit,
+    coortweet,
+    cnt,
+    telegram,
+    crowdtangle,
+    meta_content_library,
+    twitter_v2,
+    twitter_v1,
+    twitter_io,
+    bluesky,
+    mastodon,
+    reddit,
 )
 _GENERIC: tuple[Adapter, ...] = (tabular.ACCOUNTS_ADAPTER, tabular.ADAPTER)
 
-REGISTRY: dict[str, Adapter] = {
-    a.name: a for a in (*(m.ADAPTER for m in _MODULES), *_GENERIC)
-}
+REGISTRY: dict[str, Adapter] = {a.name: a for a in (*(m.ADAPTER for m in _MODULES), *_GENERIC)}
 
 
 def get_adapter(name: str) -> Adapter:

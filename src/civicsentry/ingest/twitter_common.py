@@ -107,7 +107,9 @@ class Collector:
         else:
             old.update({k: v for k, v in account.items() if v is not None})
 
-    def defer_account(self, key: str, raw: Any, convert: Callable[[Any], dict[str, Any] | None]) -> None:
+    def defer_account(
+        self, key: str, raw: Any, convert: Callable[[Any], dict[str, Any] | None]
+    ) -> None:
         self.deferred[key] = (raw, convert)
 
     def full(self) -> bool:

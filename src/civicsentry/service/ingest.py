@@ -43,6 +43,17 @@ INGEST_MEMORY_LIMIT = "1GB"  # posts buffered before one write: bounded memory, 
 ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
 
 
+#: The per-file counts, in the order they are reported.
+COUNT_FIELDS = (
+    "rows_read",
+    "rows_stored",
+    "rows_duplicate",
+    "rows_quarantined",
+    "accounts",
+    "actions",
+)
+
+
 @dataclass(frozen=True)
 class FileResult:
     source: str
@@ -71,14 +82,7 @@ class IngestReport:
         return tuple(f for f in self.files if f.error)
 
     def as_dict(self) -> dict[str, object]:
-        keys = (
-            "rows_read",
-            "rows_stored",
-            "rows_duplicate",
-            "rows_quarantined",
-            "accounts",
-            "actions",
-        )
+        keys = COUNT_FIELDS
         return {
             "files": [f.__dict__ for f in self.files],
             **{k: self.total(k) for k in keys},
