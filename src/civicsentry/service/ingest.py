@@ -473,18 +473,19 @@ def _stage_accounts(con, stage: _Stage, posts: pa.Table, accounts: list[pa.Table
             con,
             stage,
             authors,
-            "WHERE problem IS NULL AND handle IS NOT NULL",
+            "problem IS NULL AND handle IS NOT NULL",
             seq=0,
             distinct=True,
         )
     for i, table in enumerate(accounts, start=1):
-        _stage(con, stage, table, "", seq=i)
+        _stage(con, stage, table, "true", seq=i)
 
 
 def _stage(
     con, stage: _Stage, table: pa.Table, where: str, *, seq: int, distinct: bool = False
 ) -> None:  # type: ignore[no-untyped-def]
-    # Rows for the staged accounts: the account columns the table has, NULL for the others.
+    # Rows for the staged accounts: the account columns the table has, NULL for the
+    # others; `seq` orders sources so that the newest non-null profile value wins.
     present = set(table.column_names)
     picks = ", ".join(
         (_qualify(c.name) if c.name == "account_id" else c.name)
@@ -492,9 +493,7 @@ def _stage(
         else f"NULL::{c.type} AS {c.name}"
         for c in ACCOUNTS.columns
     )
-    cond = "account_id IS NOT NULL AND platform IS NOT NULL" + (
-        f" AND {where[6:]}" if where else ""
-    )
+    cond = f"account_id IS NOT NULL AND platform IS NOT NULL AND ({where})"
     insert_arrow(
         con,
         stage.name("accounts"),
