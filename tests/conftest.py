@@ -37,3 +37,15 @@ def rows(ws: Workspace, query: str) -> list[dict]:
 def assert_counts_add_up(report) -> None:  # type: ignore[no-untyped-def]
     for f in report.files:
         assert f.rows_read == f.rows_stored + f.rows_duplicate + f.rows_quarantined, f
+
+
+def stored_posts(ws: Workspace) -> dict[str, dict]:
+    """Every stored post by id."""
+    return {p["post_id"]: p for p in rows(ws, "SELECT * FROM posts")}
+
+
+def file_counts(report) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
+    """(read, stored, duplicate, quarantined) of a one-file report that did not fail."""
+    f = report.files[0]
+    assert f.error is None, f.error
+    return f.rows_read, f.rows_stored, f.rows_duplicate, f.rows_quarantined

@@ -15,6 +15,8 @@ from civicsentry.ingest import REGISTRY, detect_adapter
 from civicsentry.ingest.readers import sample
 from civicsentry.service.ingest import ingest_files
 from tests.conftest import DATA, assert_counts_add_up, rows
+from tests.conftest import file_counts as _counts
+from tests.conftest import stored_posts as _posts
 
 B = DATA / "bluesky"
 A_DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"  # civicwatch
@@ -27,16 +29,6 @@ P3 = f"bluesky:at://{C_DID}/app.bsky.feed.post/3l7yq5kq7zs2a"
 P4 = f"bluesky:at://{D_DID}/app.bsky.feed.post/3l7yq5kqa4c2x"
 R1 = f"bluesky:at://{C_DID}/app.bsky.feed.repost/3l7yq6b2hqk2d"
 J1 = f"bluesky:at://{C_DID}/app.bsky.feed.post/3l7yqc2bnhk2r"
-
-
-def _posts(ws) -> dict[str, dict]:
-    return {p["post_id"]: p for p in rows(ws, "SELECT * FROM posts")}
-
-
-def _counts(report) -> tuple[int, int, int, int]:
-    f = report.files[0]
-    assert f.error is None, f.error
-    return f.rows_read, f.rows_stored, f.rows_duplicate, f.rows_quarantined
 
 
 def test_records_and_post_views(ws, caplog) -> None:

@@ -16,6 +16,8 @@ from civicsentry.ingest.mastodon import html_text
 from civicsentry.ingest.readers import sample
 from civicsentry.service.ingest import ingest_files
 from tests.conftest import DATA, assert_counts_add_up, rows
+from tests.conftest import file_counts as _counts
+from tests.conftest import stored_posts as _posts
 
 M = DATA / "mastodon"
 S1 = "mastodon:https://mastodon.social/users/anna_k/statuses/113432198765432101"
@@ -25,16 +27,6 @@ REPLY = "mastodon:https://fosstodon.example/users/ben/statuses/11343220500000000
 QUOTE = "mastodon:https://mastodon.social/users/anna_k/statuses/113432209999999999"
 ORPHAN = "mastodon:https://mastodon.social/users/anna_k/statuses/113432300000000000"
 ANNA = "mastodon:anna_k@mastodon.social"
-
-
-def _posts(ws) -> dict[str, dict]:
-    return {p["post_id"]: p for p in rows(ws, "SELECT * FROM posts")}
-
-
-def _counts(report) -> tuple[int, int, int, int]:
-    f = report.files[0]
-    assert f.error is None, f.error
-    return f.rows_read, f.rows_stored, f.rows_duplicate, f.rows_quarantined
 
 
 def test_home_timeline_array(ws) -> None:

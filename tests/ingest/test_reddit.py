@@ -17,19 +17,11 @@ from civicsentry.ingest import REGISTRY, detect_adapter
 from civicsentry.ingest.readers import sample
 from civicsentry.service.ingest import ingest_files
 from tests.conftest import DATA, assert_counts_add_up, rows
+from tests.conftest import file_counts as _counts
+from tests.conftest import stored_posts as _posts
 
 R = DATA / "reddit"
 DELETED = "author deleted ([deleted]): not attributable to an account"
-
-
-def _posts(ws) -> dict[str, dict]:
-    return {p["post_id"]: p for p in rows(ws, "SELECT * FROM posts")}
-
-
-def _counts(report) -> tuple[int, int, int, int]:
-    f = report.files[0]
-    assert f.error is None, f.error
-    return f.rows_read, f.rows_stored, f.rows_duplicate, f.rows_quarantined
 
 
 def test_submissions_dump(ws) -> None:
