@@ -352,6 +352,14 @@ page as position; the same tweet on several pages is stored once and counted as 
 **Error pages** (`{"errors": [...]}` with no `data`) are quarantined with the API's title and
 detail; errors alongside data (referenced tweets that were deleted) are ignored. Media,
 polls, places, `meta` and `__twarc` are not stored.
+
+**Speed.** Response pages of the usual shape are parsed in blocks by DuckDB's JSON
+functions (C++); any line that DuckDB might read differently from the reference Python
+reader (flattened tweets, error or user pages, unexpected types, nulls, lenient JSON such
+as trailing commas or NaN) is handed to the Python reader, so both paths give the same
+rows. Known differences on hostile input only: a number such as `1e999` in an otherwise
+valid page is read by DuckDB (the Python reader rejects the line), and with duplicate JSON
+keys DuckDB keeps the first value.
 """
 
 ADAPTER = Adapter(
