@@ -27,8 +27,8 @@ import pyarrow as pa
 
 from .. import __version__
 from ..derive import derive_actions_arrow
-from ..errors import BadInputFile, InputError, StrictModeViolation, UnknownFormat
-from ..ingest import REGISTRY, detect_adapter, get_adapter
+from ..errors import BadInputFile, InputError, StrictModeViolation
+from ..ingest import detect_adapter, get_adapter
 from ..ingest.base import RAW_MAX, Adapter, Bad, Batch, Options
 from ..ingest.prepare import prepare_accounts, prepare_posts
 from ..ingest.readers import sample
@@ -558,11 +558,3 @@ def _reasons(con, table: str, k: int) -> list[str]:  # type: ignore[no-untyped-d
         f"SELECT position, reason FROM {table} ORDER BY position LIMIT ?", [k]
     ).fetchall()
     return [f"record {pos}: {reason}" for pos, reason in rows]
-
-
-def adapters() -> list[Adapter]:
-    return list(REGISTRY.values())
-
-
-def unknown_format_message(name: str) -> UnknownFormat:
-    return UnknownFormat(f"Unknown format {name!r}. Available: {', '.join(REGISTRY)}")
