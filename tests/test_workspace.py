@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 import civicsentry
-from civicsentry import migrations, store
+from civicsentry import migrations, schema, store
 from civicsentry.errors import SchemaVersionMismatch, WorkspaceError
 from civicsentry.schema import SCHEMA_VERSION, TABLES
 
@@ -50,6 +50,20 @@ def test_older_workspace_is_migrated(tmp_path: Path, monkeypatch) -> None:
     with civicsentry.open(path) as ws:
         assert ws.schema_version == SCHEMA_VERSION + 1
         assert "likes" in ws.table("posts").columns
+
+
+def test_migration_creates_the_tables_a_version_introduced(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "ws.duckdb"
+    civicsentry.open(path).close()
+    new = schema.Table(
+        "watch_terms", (schema.Column("term", "VARCHAR"),), "test table", since=SCHEMA_VERSION + 1
+    )
+    monkeypatch.setattr(store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema, "TABLES", (*TABLES, new))
+    with civicsentry.open(path) as ws:
+        assert ws.schema_version == SCHEMA_VERSION + 1
+        assert ws.table("watch_terms").columns == ["term"]
+        assert ws.scalar("SELECT count(*) FROM posts") == 0
 
 
 def test_missing_migration_step_is_an_error(tmp_path: Path, monkeypatch) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import duckdb
 
+from . import schema
 from .errors import SchemaVersionMismatch
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -26,13 +27,19 @@ def step(version: int) -> Callable[[Migration], Migration]:
 
 
 def migrate(con: duckdb.DuckDBPyConnection, current: int, target: int) -> None:
+    """Upgrade from ``current`` to ``target``: per version, create the tables it
+    introduced, then run its registered step, if any."""
     for version in range(current + 1, target + 1):
-        if version not in STEPS:
+        new_tables = [t for t in schema.TABLES if t.since == version]
+        if version not in STEPS and not new_tables:
             raise SchemaVersionMismatch(
                 f"No migration to schema {version}; this workspace cannot be upgraded by this "
                 "version of civicsentry."
             )
-        STEPS[version](con)
+        for table in new_tables:
+            con.execute(table.ddl())
+        if version in STEPS:
+            STEPS[version](con)
 
 
 # Schema 1 is the first; a workspace is created at the current version directly, so

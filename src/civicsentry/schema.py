@@ -1,8 +1,9 @@
 """The canonical tables: their names, columns and types, defined here and nowhere else.
 
 The names are the contract (../docs/schema.md is generated from this module): later
-versions add columns, never rename them. Bump ``SCHEMA_VERSION`` and add a step to
-``civicsentry.migrations`` whenever a table changes.
+versions add columns, never rename them. Bump ``SCHEMA_VERSION`` whenever a table
+changes: a new table says ``since=<version>`` and is created by the migration to that
+version; a changed table needs a step in ``civicsentry.migrations``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class Table:
     columns: tuple[Column, ...]
     doc: str
     primary_key: str | None = None
+    #: The schema version that introduced the table; migrating a workspace to that
+    #: version creates it.
+    since: int = 1
 
     @property
     def column_names(self) -> list[str]:
