@@ -6,9 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo
 
-.PHONY: setup demo test lint check bench clean
+.PHONY: setup chromium demo test lint check bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# The web tests drive Debian's headless Chromium and its driver (never a downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +30,7 @@ demo: setup
 	$(BIN)/civicsentry network export $(DEMO)/network.gexf -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry clusters export $(DEMO)/clusters.csv -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry score $(DEMO)/data/truth.csv -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry warn -w $(DEMO)/civicsentry.duckdb
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -39,6 +45,10 @@ bench: setup
 	$(BIN)/python bench/bench_ingest.py --sizes 1000000 10000000
 	$(BIN)/python bench/bench_coordination.py --runs 3 --default
 	$(BIN)/python bench/score_detection.py --posts 200000 1000000 --seed 1
+	$(BIN)/python bench/bench_engines.py --sizes 1000000 10000000 --write
+	$(BIN)/python bench/bench_claims.py
+	$(BIN)/python bench/bench_narratives.py --posts 1000000 --detect
+	$(BIN)/python bench/bench_signals.py --posts 200000 --seeds 7 8 9 10 11
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Kinds of post. A repost re-shares ``parent_post_id`` without new text; a quote
 #: re-shares it with text; a reply answers it.
@@ -38,6 +38,8 @@ class Table:
     #: The schema version that introduced the table; migrating a workspace to that
     #: version creates it.
     since: int = 1
+    #: Columns whose values are unique (besides the primary key).
+    unique: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -46,11 +48,13 @@ class Table:
     def ddl(self) -> str:
         cols = []
         for c in self.columns:
-            spec = f"{c.name} {c.type}"
+            spec = f'"{c.name}" {c.type}'  # quoted: names such as `foreign` are SQL keywords
             if not c.nullable:
                 spec += " NOT NULL"
             if c.name == self.primary_key:
                 spec += " PRIMARY KEY"
+            elif c.name in self.unique:
+                spec += " UNIQUE"
             cols.append(spec)
         return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  " + ",\n  ".join(cols) + "\n)"
 
@@ -413,6 +417,783 @@ CLUSTER_MEMBERS = Table(
     "One row per account in a cluster.",
 )
 
+ALERTS = Table(
+    "alerts",
+    (
+        _c("alert_id", "BIGINT", "1, 2, ... in the order raised", nullable=False),
+        _c(
+            "fingerprint",
+            "VARCHAR",
+            "stable key of the situation: raising it again updates this row (docs/alerts.md)",
+            nullable=False,
+        ),
+        _c("rule", "VARCHAR", "id of the rule that raised it", nullable=False),
+        _c("severity", "VARCHAR", "low, medium, high or critical", nullable=False),
+        _c(
+            "status",
+            "VARCHAR",
+            "new, triaged, escalated, dismissed or closed (changed by triage only)",
+            nullable=False,
+        ),
+        _c("title", "VARCHAR", "one line for the alert queue (may quote post text: escape it)"),
+        _c(
+            "evidence",
+            "VARCHAR",
+            "JSON: post ids, accounts, objects, time range and the numbers that fired the rule",
+        ),
+        _c("disarm", "VARCHAR", 'JSON list of suggested DISARM technique ids, e.g. ["T0049"]'),
+        _c("first_seen", "TIMESTAMPTZ", "when it was first raised", nullable=False),
+        _c("last_seen", "TIMESTAMPTZ", "when it was last raised again", nullable=False),
+        _c("updated_at", "TIMESTAMPTZ", "last change of any kind (re-raise or triage)"),
+        _c("count", "BIGINT", "times raised (1 when new; re-raising adds one)", nullable=False),
+        _c("run_id", "BIGINT", "the `runs` row (step warn) that last raised it"),
+        _c("evidence_from", "TIMESTAMPTZ", "start of the evidence's time range (data time)"),
+        _c("evidence_to", "TIMESTAMPTZ", "end of the evidence's time range (data time)"),
+    ),
+    "Alerts raised by the early-warning rules (docs/alerts.md), one row per situation.",
+    primary_key="alert_id",
+    since=2,
+    unique=("fingerprint",),
+)
+
+ALERT_EVENTS = Table(
+    "alert_events",
+    (
+        _c("alert_id", "BIGINT", nullable=False),
+        _c("ts", "TIMESTAMPTZ", nullable=False),
+        _c("actor", "VARCHAR", "user name, `system`, or the OS user for the CLI"),
+        _c("event", "VARCHAR", "raised, updated or status", nullable=False),
+        _c("from_status", "VARCHAR", "status before (status events)"),
+        _c("to_status", "VARCHAR", "status after (status events)"),
+        _c("note", "VARCHAR", "the analyst's note, or what changed on an update"),
+    ),
+    "The history of every alert: who changed what, and when.",
+    since=2,
+)
+
+ALERT_NOTIFICATIONS = Table(
+    "alert_notifications",
+    (
+        _c("notification_id", "BIGINT", nullable=False),
+        _c("alert_id", "BIGINT", nullable=False),
+        _c("channel", "VARCHAR", "the channel's name in the rules file", nullable=False),
+        _c("event", "VARCHAR", "raised or escalated", nullable=False),
+        _c(
+            "status",
+            "VARCHAR",
+            "pending, sent, failed or rate_limited (not sent: the channel's limit for the rule)",
+            nullable=False,
+        ),
+        _c("attempts", "BIGINT", "delivery attempts so far"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+        _c("sent_at", "TIMESTAMPTZ"),
+        _c("error", "VARCHAR", "the last delivery error"),
+    ),
+    "Notifications of alerts to webhooks and e-mail: queued with the alert in one "
+    "transaction, then delivered, so a crash loses none.",
+    primary_key="notification_id",
+    since=2,
+)
+
+WATCHLIST_COUNTS = Table(
+    "watchlist_counts",
+    (
+        _c("rule", "VARCHAR", "the volume_anomaly rule", nullable=False),
+        _c("item", "VARCHAR", "type:value, e.g. hashtag:vote, term:ballot", nullable=False),
+        _c("bucket", "BIGINT", "bucket start, Unix seconds (UTC)", nullable=False),
+        _c(
+            "posts",
+            "BIGINT",
+            "posts on the item in the bucket, from some ingest batches",
+            nullable=False,
+        ),
+    ),
+    "A cache of the watch-list rules' posts per item and hour, added to as batches arrive "
+    "(sum the rows of a bucket); rebuilt whenever the rule's list or bucket changes. Its "
+    "position is a `watch_checkpoints` row (`counts:<rule>`). Safe to delete.",
+    since=2,
+)
+
+WATCH_CHECKPOINTS = Table(
+    "watch_checkpoints",
+    (
+        _c("source", "VARCHAR", "a followed file's path, or a stream's URL", nullable=False),
+        _c("kind", "VARCHAR", "lines (appended JSON Lines), file (whole file) or jetstream"),
+        _c("format", "VARCHAR", "the ingest format, detected on first read"),
+        _c("byte_offset", "BIGINT", "bytes consumed (complete lines only) of a followed file"),
+        _c(
+            "generation",
+            "BIGINT",
+            "times the file was replaced at the same path (names its spool chunks)",
+        ),
+        _c("size", "BIGINT", "the file's size when last read"),
+        _c(
+            "head",
+            "VARCHAR",
+            "hash of the file's first bytes: another file at the same path restarts it",
+        ),
+        _c("cursor", "VARCHAR", "a stream's cursor (Jetstream: time_us of the last stored event)"),
+        _c("ingest_batch", "BIGINT", "the last `ingest_log` batch from this source"),
+        _c("updated_at", "TIMESTAMPTZ"),
+    ),
+    "Where `civicsentry watch` is in each followed file and stream, so a restart neither "
+    "loses nor repeats work.",
+    primary_key="source",
+    since=2,
+)
+
+USERS = Table(
+    "users",
+    (
+        _c("user_id", "BIGINT", "1, 2, ... in the order created", nullable=False),
+        _c("username", "VARCHAR", "login name", nullable=False),
+        _c("role", "VARCHAR", "admin, analyst or partner (docs/web.md)", nullable=False),
+        _c("partner_group", "VARCHAR", "partners only: the sharing group whose objects they see"),
+        _c("password_hash", "VARCHAR", "argon2id hash (never the password)"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+        _c("disabled", "BOOLEAN", "a disabled user can neither log in nor use tokens"),
+        _c("last_login", "TIMESTAMPTZ"),
+    ),
+    "People who use the dashboard and the REST API.",
+    primary_key="user_id",
+    since=2,
+    unique=("username",),
+)
+
+API_TOKENS = Table(
+    "api_tokens",
+    (
+        _c("token_id", "BIGINT", nullable=False),
+        _c("user_id", "BIGINT", "whose rights the token carries", nullable=False),
+        _c("name", "VARCHAR", "what the token is for"),
+        _c("token_hash", "VARCHAR", "SHA-256 of the token (the token is shown once)", nullable=False),
+        _c("prefix", "VARCHAR", "first characters of the token, to recognise it in lists"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+        _c("expires_at", "TIMESTAMPTZ", "NULL: no expiry"),
+        _c("revoked_at", "TIMESTAMPTZ", "set when revoked; a revoked token is refused"),
+    ),
+    "API tokens for scripts, stored hashed.",
+    primary_key="token_id",
+    since=2,
+    unique=("token_hash",),
+)
+
+SESSIONS = Table(
+    "sessions",
+    (
+        _c("session_hash", "VARCHAR", "SHA-256 of the session cookie", nullable=False),
+        _c("user_id", "BIGINT", nullable=False),
+        _c("csrf_token", "VARCHAR", "the token every form post of this session must carry"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+        _c("expires_at", "TIMESTAMPTZ", nullable=False),
+    ),
+    "Dashboard log-in sessions; logging out deletes the row.",
+    primary_key="session_hash",
+    since=2,
+)
+
+#: Account signals (docs/signals.md), in display order. ``account_signals`` holds, for
+#: each, the value, its percentile in the workspace (``<name>_pct``) and its
+#: contribution to the score (``<name>_contrib``).
+ACCOUNT_SIGNALS: tuple[tuple[str, str], ...] = (
+    ("posts", "posts in the workspace"),
+    ("rate", "posts per active day (UTC days with a post)"),
+    ("repost_share", "share of its posts that are reposts"),
+    ("reply_share", "share of its posts that are replies"),
+    ("link_share", "share of its posts carrying a link"),
+    (
+        "dup_text_share",
+        "share of its texts (posts other than reposts) that exactly, or nearly (simtext), "
+        "repeat another post",
+    ),
+    (
+        "share_delay_s",
+        "median seconds from an object's first appearance (the parent post, or the first "
+        "share of a URL) to its share of it",
+    ),
+    (
+        "pile_on_share",
+        "share of its reposts, replies, quotes and links made within `pile_on_seconds` of "
+        "the previous share of the same object (objects below `viral_shares` shares)",
+    ),
+    (
+        "coordinated_share",
+        "share of its actions co-acted with cluster mates (`cluster_members`); 0 outside "
+        "clusters, NULL without a clustered detection run",
+    ),
+    ("gap_cv", "coefficient of variation of the gaps between consecutive posts"),
+    ("burstiness", "(σ − μ)/(σ + μ) of those gaps: −1 periodic, 0 random, 1 bursty"),
+    ("gap_entropy", "entropy of the gaps' log2-second bins over its maximum"),
+    ("regular_gaps", "share of consecutive gap pairs that are near-identical (1 s or 5%)"),
+    ("hour_entropy", "entropy of the hour-of-day profile over its maximum"),
+    ("night_activity", "share of posts in the quietest 5 consecutive hours of the day"),
+    ("workday_share", "share of posts in local Mon–Fri 09–18 at the inferred offset"),
+    (
+        "offset_gap",
+        "hours between its inferred UTC offset and that of the population it posts into "
+        "(schedules that count: confident, with a human rhythm)",
+    ),
+    ("account_age_days", "days from the account's creation to its first post here"),
+    (
+        "creation_burst",
+        "accounts of its platform created the same UTC day / (their daily mean over ±30 days + 1)",
+    ),
+    ("handle_digits", "longest run of digits in the handle"),
+    ("handle_consonants", "longest run of consonants in the handle"),
+    ("handle_entropy", "Shannon entropy of the handle's characters, bits per character"),
+    (
+        "empty_profile",
+        "share of description and location left empty (NULL when the source gave no profile)",
+    ),
+    ("follower_ratio", "log10((followers + 1) / (following + 1))"),
+)
+
+
+def _signal_columns() -> tuple[Column, ...]:
+    cols: list[Column] = []
+    for name, doc in ACCOUNT_SIGNALS:
+        cols += [
+            _c(name, "DOUBLE", doc),
+            _c(f"{name}_pct", "DOUBLE", f"percentile of `{name}` in the workspace, 0..1"),
+            _c(f"{name}_contrib", "DOUBLE", f"what `{name}` adds to `score`"),
+        ]
+    return tuple(cols)
+
+
+ACCOUNT_SIGNALS_TABLE = Table(
+    "account_signals",
+    (
+        _c(
+            "run_id",
+            "BIGINT",
+            "the `runs` row (step score, name account_signals) that made it",
+            nullable=False,
+        ),
+        _c("account_id", "VARCHAR", nullable=False),
+        _c("platform", "VARCHAR"),
+        _c("score", "DOUBLE", "Σ contributions, 0..1 (docs/signals.md); a triage aid, not proof"),
+        _c("rank", "BIGINT", "1 = highest score in the run"),
+        _c("coverage", "DOUBLE", "share of the total weight whose signals could be computed"),
+        _c("top_signals", "VARCHAR", "the largest contributions, comma-separated"),
+        _c(
+            "foreign_schedule",
+            "BOOLEAN",
+            "confident, human-rhythm schedule ≥ `foreign_gap` hours from its population's "
+            "offset, a clock fewer than `max_population_share` of that population keeps",
+        ),
+        _c("utc_offset", "INTEGER", "inferred UTC offset of its activity, hours (−12..14)"),
+        _c("schedule_confidence", "DOUBLE", "posterior mass within ±1 h of `utc_offset`"),
+        _c("schedule_template", "VARCHAR", "day (everyday life) or office (Mon–Fri 09–18)"),
+        _c(
+            "rhythm_fit",
+            "DOUBLE",
+            "log-likelihood gain per post of the template over a flat week (≤ 0: no human rhythm)",
+        ),
+        _c("population_offset", "INTEGER", "UTC offset of the population it posts into"),
+        _c(
+            "population_source",
+            "VARCHAR",
+            "objects (accounts acting on the same objects) or workspace (all accounts)",
+        ),
+        _c("population_support", "BIGINT", "objects whose other actors gave the population"),
+        _c(
+            "population_share",
+            "DOUBLE",
+            "share of that population within ±1 h of `utc_offset` (keeping the same clock)",
+        ),
+        _c("cluster_id", "BIGINT", "its cluster in the detection run used (NULL: none)"),
+        *_signal_columns(),
+        _c("explanation", "VARCHAR", "JSON: the raw figures behind the signals and the schedule"),
+    ),
+    "Explained account signals (docs/signals.md): one row per account per signals run; "
+    "earlier runs are kept.",
+    since=2,
+)
+
+CLUSTER_SCHEDULES = Table(
+    "cluster_schedules",
+    (
+        _c("signals_run_id", "BIGINT", "the `account_signals` run", nullable=False),
+        _c("run_id", "BIGINT", "the detection run whose clusters these are", nullable=False),
+        _c("cluster_id", "BIGINT", nullable=False),
+        _c("members", "BIGINT"),
+        _c("posts", "BIGINT", "posts by members"),
+        _c("utc_offset", "INTEGER", "inferred UTC offset of the members' pooled activity"),
+        _c("confidence", "DOUBLE", "posterior mass within ±1 h of `utc_offset`"),
+        _c("template", "VARCHAR", "day or office"),
+        _c("workday_share", "DOUBLE", "share of posts in local Mon–Fri 09–18"),
+        _c("night_activity", "DOUBLE", "share of posts in the quietest 5 hours of the day"),
+        _c("rhythm_fit", "DOUBLE", "log-likelihood gain per post over a flat week"),
+        _c(
+            "population_offset",
+            "INTEGER",
+            "UTC offset of the accounts outside the cluster acting on its objects "
+            "(or of the workspace)",
+        ),
+        _c("population_source", "VARCHAR", "objects or workspace"),
+        _c("population_support", "BIGINT", "objects with outside actors"),
+        _c("population_share", "DOUBLE", "share of that population within ±1 h of `utc_offset`"),
+        _c("offset_gap", "INTEGER", "hours between `utc_offset` and `population_offset`"),
+        _c(
+            "foreign",
+            "BOOLEAN",
+            "confident, human-rhythm schedule ≥ `foreign_gap` hours from its population's "
+            "offset, kept by fewer than `max_population_share` of it: a cluster on a "
+            "foreign schedule",
+        ),
+        _c("explanation", "VARCHAR", "JSON: the figures and the reasoning"),
+    ),
+    "The activity schedule of every cluster of the detection run a signals run used.",
+    since=2,
+)
+
+# -- sharing (issue 8): partners, collections, what went to whom, keys, ids, imports ----
+
+PARTNERS = Table(
+    "partners",
+    (
+        _c("partner_id", "VARCHAR", "short name, e.g. `ee-cert`", nullable=False),
+        _c("name", "VARCHAR", "organisation"),
+        _c("community", "VARCHAR", "the sharing community whose key pseudonymises for them"),
+        _c("max_tlp", "VARCHAR", "clearance: the most restricted TLP they may receive (never red)"),
+        _c("contact", "VARCHAR"),
+        _c("identity_id", "VARCHAR", "their STIX identity id (minted once)"),
+        _c("token_hash", "VARCHAR", "SHA-256 of their TAXII API token (the token is shown once)"),
+        _c("token_created_at", "TIMESTAMPTZ"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+    ),
+    "Partner organisations: who may pull our TAXII collections and whose feeds we pull.",
+    primary_key="partner_id",
+    since=2,
+)
+
+PARTNER_FEEDS = Table(
+    "partner_feeds",
+    (
+        _c("partner_id", "VARCHAR", nullable=False),
+        _c("url", "VARCHAR", "their TAXII 2.1 collection URL", nullable=False),
+        _c("token", "VARCHAR", "the credential they gave us (secret; sent as a Bearer token)"),
+        _c("added_after", "VARCHAR", "cursor: X-TAXII-Date-Added-Last of the last pull"),
+        _c("last_pull_at", "TIMESTAMPTZ"),
+        _c("last_run_id", "BIGINT", "the `runs` row of the last pull"),
+    ),
+    "Partners' TAXII collections that `civicsentry partners pull` fetches incrementally.",
+    since=2,
+)
+
+COLLECTIONS = Table(
+    "collections",
+    (
+        _c("collection_id", "VARCHAR", "UUID (the TAXII collection id)", nullable=False),
+        _c("alias", "VARCHAR", "short name used on the command line", nullable=False),
+        _c("title", "VARCHAR", nullable=False),
+        _c("description", "VARCHAR"),
+        _c("community", "VARCHAR", "the partner group's sharing community"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+    ),
+    "Our TAXII 2.1 collections, one per partner group.",
+    primary_key="collection_id",
+    since=2,
+)
+
+COLLECTION_ACCESS = Table(
+    "collection_access",
+    (
+        _c("partner_id", "VARCHAR", nullable=False),
+        _c("collection_id", "VARCHAR", nullable=False),
+        _c("can_read", "BOOLEAN", nullable=False),
+        _c("can_write", "BOOLEAN", nullable=False),
+    ),
+    "Per-partner rights on collections (no row: no access).",
+    since=2,
+)
+
+COLLECTION_OBJECTS = Table(
+    "collection_objects",
+    (
+        _c("collection_id", "VARCHAR", nullable=False),
+        _c("seq", "BIGINT", "insertion order within the workspace (paging cursor)", nullable=False),
+        _c("object_id", "VARCHAR", nullable=False),
+        _c("object_type", "VARCHAR", nullable=False),
+        _c("version", "VARCHAR", "`modified` (or `created`) of this version", nullable=False),
+        _c("spec_version", "VARCHAR"),
+        _c("date_added", "TIMESTAMPTZ", "strictly increasing (microseconds)", nullable=False),
+        _c("tlp", "VARCHAR", "clear, green, amber or amber+strict (red is never stored)"),
+        _c("source", "VARCHAR", "`share:<id>` (our export) or `partner:<id>` (added by a partner)"),
+        _c("object", "VARCHAR", "the STIX object, JSON", nullable=False),
+    ),
+    "What the TAXII server serves: every version of every object added to a collection.",
+    since=2,
+)
+
+SHARES = Table(
+    "shares",
+    (
+        _c("share_id", "BIGINT", nullable=False),
+        _c("run_id", "BIGINT", "the `runs` row of the export (NULL for TAXII pulls)"),
+        _c("channel", "VARCHAR", "file, collection or taxii-pull", nullable=False),
+        _c("format", "VARCHAR", "stix or misp", nullable=False),
+        _c("scope", "VARCHAR", "cluster, case or alert"),
+        _c("subject", "VARCHAR", "what was shared, e.g. `cluster 4 of run 1`"),
+        _c("tlp", "VARCHAR"),
+        _c("community", "VARCHAR"),
+        _c("key_version", "BIGINT", "community key version that pseudonymised it"),
+        _c("recipient", "VARCHAR", "partner, collection or file"),
+        _c("objects", "BIGINT", "objects (STIX) or attributes+objects (MISP) shared"),
+        _c("include_text", "BOOLEAN"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+        _c("actor", "VARCHAR"),
+    ),
+    "The share log: every export and every TAXII pull, with TLP and recipient.",
+    primary_key="share_id",
+    since=2,
+)
+
+SHARED_OBJECTS = Table(
+    "shared_objects",
+    (
+        _c("share_id", "BIGINT", nullable=False),
+        _c("object_id", "VARCHAR", nullable=False),
+        _c("object_type", "VARCHAR"),
+        _c("version", "VARCHAR"),
+        _c("tlp", "VARCHAR"),
+    ),
+    "Which object versions each share carried (what went to whom, under which TLP).",
+    since=2,
+)
+
+COMMUNITY_KEYS = Table(
+    "community_keys",
+    (
+        _c("community", "VARCHAR", nullable=False),
+        _c("key_version", "BIGINT", "1, 2, ... (a rotation adds one)", nullable=False),
+        _c("key", "VARCHAR", "HMAC key, hex (secret)", nullable=False),
+        _c("origin", "VARCHAR", "generated or imported"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+        _c("retired_at", "TIMESTAMPTZ", "set by rotation: kept to correlate older imports"),
+    ),
+    "Per-community pseudonymisation keys; the newest unretired version is used for exports.",
+    since=2,
+)
+
+PSEUDONYMS = Table(
+    "pseudonyms",
+    (
+        _c("community", "VARCHAR", nullable=False),
+        _c("key_version", "BIGINT", nullable=False),
+        _c("account_id", "VARCHAR", nullable=False),
+        _c("pseudonym", "VARCHAR", "HMAC-SHA256 of the account id, hex", nullable=False),
+    ),
+    "Pseudonyms computed so far (for correlation and for erasure on request).",
+    since=2,
+)
+
+SHARE_EXEMPTIONS = Table(
+    "share_exemptions",
+    (
+        _c("account_id", "VARCHAR", nullable=False),
+        _c("category", "VARCHAR", "public-figure, state-media or official", nullable=False),
+        _c("note", "VARCHAR"),
+        _c("added_at", "TIMESTAMPTZ", nullable=False),
+        _c("added_by", "VARCHAR"),
+    ),
+    "Accounts shared as themselves (not pseudonymised): public figures, state media.",
+    primary_key="account_id",
+    since=2,
+)
+
+STIX_IDS = Table(
+    "stix_ids",
+    (
+        _c("local_key", "VARCHAR", "what the object stands for, e.g. `cluster:1:4:campaign`", nullable=False),
+        _c("stix_id", "VARCHAR", "minted once (UUIDv4)", nullable=False),
+        _c("created", "TIMESTAMPTZ", nullable=False),
+        _c("modified", "TIMESTAMPTZ", "bumped when the object's content changes", nullable=False),
+        _c("content_hash", "VARCHAR", "of the object without created/modified"),
+    ),
+    "Minted STIX ids, so re-exporting the same thing updates it instead of duplicating it.",
+    primary_key="local_key",
+    since=2,
+)
+
+DISARM_MAPPING = Table(
+    "disarm_mapping",
+    (
+        _c("detection", "VARCHAR", "e.g. co-repost, account-creation-burst", nullable=False),
+        _c("techniques", "VARCHAR", "JSON list of DISARM technique ids", nullable=False),
+        _c("note", "VARCHAR"),
+        _c("updated_at", "TIMESTAMPTZ", nullable=False),
+        _c("updated_by", "VARCHAR"),
+    ),
+    "Analysts' overrides of the shipped detection → DISARM technique suggestions.",
+    primary_key="detection",
+    since=2,
+)
+
+SHARE_CASES = Table(
+    "share_cases",
+    (
+        _c("case_id", "VARCHAR", "short name", nullable=False),
+        _c("title", "VARCHAR"),
+        _c("description", "VARCHAR"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+        _c("updated_at", "TIMESTAMPTZ"),
+    ),
+    "Cases: named sets of clusters and alerts shared as one campaign and report.",
+    primary_key="case_id",
+    since=2,
+)
+
+SHARE_CASE_ITEMS = Table(
+    "share_case_items",
+    (
+        _c("case_id", "VARCHAR", nullable=False),
+        _c("kind", "VARCHAR", "cluster or alert", nullable=False),
+        _c("run_id", "BIGINT", "detection run of a cluster"),
+        _c("ref_id", "BIGINT", "cluster id or alert id", nullable=False),
+        _c("added_at", "TIMESTAMPTZ", nullable=False),
+    ),
+    "What each case holds.",
+    since=2,
+)
+
+IMPORTED_OBJECTS = Table(
+    "imported_objects",
+    (
+        _c("run_id", "BIGINT", "the pull (or TAXII push) that brought it", nullable=False),
+        _c("partner_id", "VARCHAR", nullable=False),
+        _c("source", "VARCHAR", "the feed URL, or `taxii-push:<collection>`"),
+        _c("object_id", "VARCHAR", nullable=False),
+        _c("object_type", "VARCHAR", nullable=False),
+        _c("version", "VARCHAR"),
+        _c("tlp", "VARCHAR", "normalised from TLP 1.0/2.0/OpenCTI markings; NULL if unmarked"),
+        _c("community", "VARCHAR", "pseudonymising community (our account extension)"),
+        _c("key_version", "BIGINT"),
+        _c("valid", "BOOLEAN", "no stix2-validator error"),
+        _c("problems", "VARCHAR", "JSON: validator errors"),
+        _c("object", "VARCHAR", "the STIX object, JSON", nullable=False),
+        _c("imported_at", "TIMESTAMPTZ", nullable=False),
+    ),
+    "Partners' STIX objects with provenance and TLP (one row per object version).",
+    since=2,
+)
+
+SHARE_CORRELATIONS = Table(
+    "share_correlations",
+    (
+        _c("run_id", "BIGINT", "the correlation's `runs` row", nullable=False),
+        _c("partner_id", "VARCHAR", nullable=False),
+        _c("container_id", "VARCHAR", "the partner's report/grouping, or their bundle"),
+        _c("kind", "VARCHAR", "account, url, domain or technique", nullable=False),
+        _c("remote_ref", "VARCHAR", "their object id", nullable=False),
+        _c("local_ref", "VARCHAR", "our account id, URL, domain or technique", nullable=False),
+        _c("local_run_id", "BIGINT", "our detection run whose cluster holds it"),
+        _c("local_cluster_id", "BIGINT"),
+        _c("alert_id", "BIGINT", "the alert it raised, when alerts are available"),
+        _c("created_at", "TIMESTAMPTZ", nullable=False),
+    ),
+    "Partner findings that match ours (same pseudonymised account, URL, domain, technique).",
+    since=2,
+)
+
+TAXII_STATUS = Table(
+    "taxii_status",
+    (
+        _c("status_id", "VARCHAR", nullable=False),
+        _c("partner_id", "VARCHAR", nullable=False),
+        _c("collection_id", "VARCHAR"),
+        _c("request_timestamp", "TIMESTAMPTZ", nullable=False),
+        _c("status", "VARCHAR", "the TAXII status resource, JSON", nullable=False),
+    ),
+    "Status resources of partners' TAXII add-objects requests.",
+    primary_key="status_id",
+    since=2,
+)
+
+SHARE_SETTINGS = Table(
+    "share_settings",
+    (_c("key", "VARCHAR", nullable=False), _c("value", "VARCHAR")),
+    "Producer identity (name, contact) used in exports.",
+    primary_key="key",
+    since=2,
+)
+
+SHARE_TABLES = (
+    PARTNERS,
+    PARTNER_FEEDS,
+    COLLECTIONS,
+    COLLECTION_ACCESS,
+    COLLECTION_OBJECTS,
+    SHARES,
+    SHARED_OBJECTS,
+    COMMUNITY_KEYS,
+    PSEUDONYMS,
+    SHARE_EXEMPTIONS,
+    STIX_IDS,
+    DISARM_MAPPING,
+    SHARE_CASES,
+    SHARE_CASE_ITEMS,
+    IMPORTED_OBJECTS,
+    SHARE_CORRELATIONS,
+    TAXII_STATUS,
+    SHARE_SETTINGS,
+)
+
+
+NARRATIVES = Table(
+    "narratives",
+    (
+        _c("run_id", "BIGINT", "the `runs` row (step narratives, name narratives)", nullable=False),
+        _c("narrative_id", "BIGINT", "1, 2, ... within the run, most posts first", nullable=False),
+        _c("label", "VARCHAR", "the top terms joined by ` · ` (a human-readable name)"),
+        _c("top_terms", "VARCHAR", "JSON: [[term, c-TF-IDF weight], ...], most distinctive first"),
+        _c(
+            "representatives",
+            "VARCHAR",
+            "JSON: [{post_id, text, similarity, copies}], texts nearest the centroid",
+        ),
+        _c("languages", "VARCHAR", "JSON: language code -> posts"),
+        _c("posts", "BIGINT", "posts in the narrative, reposts of its posts included"),
+        _c("texts", "BIGINT", "distinct texts (text keys) among them"),
+        _c("accounts", "BIGINT", "distinct accounts that posted them"),
+        _c(
+            "copy_paste_posts", "BIGINT", "posts in near-duplicate groups (simtext) of ≥ 2 accounts"
+        ),
+        _c("first_t", "TIMESTAMPTZ", "first post"),
+        _c("last_t", "TIMESTAMPTZ", "last post"),
+        _c("timeline", "VARCHAR", "JSON: UTC day (or hour, see params) -> posts"),
+        _c(
+            "recent_posts",
+            "BIGINT",
+            "posts in the last growth window (ending at the workspace's latest post)",
+        ),
+        _c("prior_posts", "BIGINT", "posts in the growth window before that"),
+        _c(
+            "growth_rate",
+            "DOUBLE",
+            "(recent_posts + 1) / (prior_posts + 1) − 1: 0 flat, 1 doubled, −0.5 halved",
+        ),
+        _c(
+            "coordinated_share",
+            "DOUBLE",
+            "share of posts written by members of coordinated clusters (latest clustered "
+            "detection run; NULL when there is none)",
+        ),
+        _c(
+            "coordinated_clusters",
+            "VARCHAR",
+            "JSON: [{run_id, cluster_id, posts, accounts}] clusters whose members posted in it",
+        ),
+        _c("cohesion", "DOUBLE", "mean cosine similarity of its texts to the centroid"),
+    ),
+    "Semantic narratives of a narratives run (docs/narratives.md): clusters of posts that "
+    "say the same thing, across languages and rewordings; earlier runs are kept.",
+    since=2,
+)
+
+NARRATIVE_POSTS = Table(
+    "narrative_posts",
+    (
+        _c("run_id", "BIGINT", nullable=False),
+        _c("narrative_id", "BIGINT", nullable=False),
+        _c("post_id", "VARCHAR", nullable=False),
+        _c(
+            "similarity",
+            "DOUBLE",
+            "cosine similarity of the post's text to the narrative centroid (a repost: its parent's)",
+        ),
+    ),
+    "Which posts belong to which narrative; posts in no narrative are absent.",
+    since=2,
+)
+
+CLAIMS = Table(
+    "claims",
+    (
+        _c(
+            "claim_id",
+            "VARCHAR",
+            "stable id: md5 of reviewer, review URL and claim text",
+            nullable=False,
+        ),
+        _c("claim_text", "VARCHAR", "the claim as reviewed (claimReviewed / text)", nullable=False),
+        _c("claimant", "VARCHAR", "who made the claim (itemReviewed.author / claimant)"),
+        _c("claim_date", "TIMESTAMPTZ", "when the claim was made, when given"),
+        _c("rating", "VARCHAR", "the verdict as written (alternateName / textualRating)"),
+        _c("rating_value", "DOUBLE", "numeric rating normalised to [0, 1] (1 = true), when given"),
+        _c("reviewer", "VARCHAR", "the fact-checking organisation (author / publisher name)"),
+        _c("reviewer_site", "VARCHAR", "the fact-checker's site (publisher.site or url host)"),
+        _c("review_date", "TIMESTAMPTZ", "datePublished / reviewDate"),
+        _c("review_url", "VARCHAR", "the fact-check article (normalised URL)"),
+        _c("title", "VARCHAR", "the review's headline, when given"),
+        _c("lang", "VARCHAR", "language code (inLanguage / languageCode, else detected)"),
+        _c(
+            "item_urls",
+            "VARCHAR[]",
+            "normalised URLs of the reviewed items (appearance, firstAppearance, sameAs)",
+        ),
+        _c(
+            "source_format",
+            "VARCHAR",
+            "claimreview-jsonld, claimreview-html, factcheck-api, datafeed",
+        ),
+        _c("source", "VARCHAR", "file and position it was imported from"),
+        _c("imported_at", "TIMESTAMPTZ"),
+    ),
+    "Published fact-checks (schema.org ClaimReview) imported with `civicsentry claims import`; "
+    "one row per claim review.",
+    primary_key="claim_id",
+    since=2,
+)
+
+CLAIM_MATCHES = Table(
+    "claim_matches",
+    (
+        _c("run_id", "BIGINT", "the `runs` row (step match, name claims)", nullable=False),
+        _c("post_id", "VARCHAR", nullable=False),
+        _c("claim_id", "VARCHAR", nullable=False),
+        _c(
+            "score",
+            "DOUBLE",
+            "calibrated probability that the post repeats the claim (1.0 for a URL match)",
+            nullable=False,
+        ),
+        _c(
+            "method",
+            "VARCHAR",
+            "url (links a reviewed item or the review), hybrid (fused lexical + embedding "
+            "score), embedding (embedding rule, e.g. another language), lexical (lexical-only runs)",
+            nullable=False,
+        ),
+        _c("matched_span", "VARCHAR", "the part of the post that matches (sentence or URL)"),
+        _c("span_start", "BIGINT", "its character offset in the post text (NULL for a URL)"),
+        _c("span_end", "BIGINT", "end offset, exclusive"),
+        _c(
+            "lexical",
+            "DOUBLE",
+            "lexical evidence: idf-weighted share of the claim's words in the post",
+        ),
+        _c("embedding", "DOUBLE", "cosine similarity of post and claim embeddings"),
+        _c("rank", "BIGINT", "1 for the post's best-scoring claim, 2 for the next, ..."),
+    ),
+    "Posts matched to known fact-checked claims by a claim-matching run; earlier runs are kept.",
+    since=2,
+)
+
+TEXT_EMBEDDINGS = Table(
+    "text_embeddings",
+    (
+        _c("model", "VARCHAR", "embedding model id, e.g. use-m3", nullable=False),
+        _c("key_hash", "VARCHAR", "md5 of the text key that was embedded", nullable=False),
+        _c("vector", "FLOAT[]", "L2-normalised embedding"),
+    ),
+    "Embedding cache: one vector per (model, text); a second narratives or claims run reuses it.",
+    since=2,
+)
+
+NARRATIVE_TABLES = (NARRATIVES, NARRATIVE_POSTS, CLAIMS, CLAIM_MATCHES, TEXT_EMBEDDINGS)
+
+
 TABLES: tuple[Table, ...] = (
     POSTS,
     ACCOUNTS,
@@ -426,6 +1207,18 @@ TABLES: tuple[Table, ...] = (
     COORDINATION_CAPS,
     CLUSTERS,
     CLUSTER_MEMBERS,
+    ALERTS,
+    ALERT_EVENTS,
+    ALERT_NOTIFICATIONS,
+    WATCH_CHECKPOINTS,
+    WATCHLIST_COUNTS,
+    USERS,
+    API_TOKENS,
+    SESSIONS,
+    ACCOUNT_SIGNALS_TABLE,
+    CLUSTER_SCHEDULES,
+    *SHARE_TABLES,
+    *NARRATIVE_TABLES,
 )
 
 
