@@ -18,16 +18,13 @@ their ``repost`` (and ``post``) action.
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
 
 
-def derive_actions_arrow(
-    con: duckdb.DuckDBPyConnection, posts: pa.Table, into: str = "actions"
-) -> None:
-    """Insert the actions of ``posts`` (an Arrow table of canonical post columns plus a
-    precomputed ``text_key``) into table ``into``. Reads the table through a relation,
-    not a registered view, for the reason given in ``service.ingest.insert_arrow``."""
-    con.from_arrow(posts).query("_new", _ONE_PASS).insert_into(into)
+def derive_actions(con: duckdb.DuckDBPyConnection, posts: str, into: str = "actions") -> int:
+    """Insert the actions of table ``posts`` (canonical post columns plus the
+    ``text_key`` computed at ingest) into table ``into``; returns how many."""
+    sql = _ONE_PASS.replace("__POSTS__", posts)
+    return con.execute(f"INSERT INTO {into} {sql}").fetchone()[0]
 
 
 def _objects(column: str, kind: str) -> str:
@@ -50,5 +47,5 @@ SELECT account_id, a.t, a.o, created_at, post_id FROM (
             CASE WHEN text IS NOT NULL AND text_key <> ''
                  THEN [{{'t': 'text', 'o': md5(text_key)}}] ELSE [] END) ELSE [] END,
         [{{'t': 'post', 'o': 'any'}}])) AS a
-    FROM _new)
+    FROM __POSTS__)
 """
