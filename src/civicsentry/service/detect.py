@@ -21,6 +21,7 @@ import duckdb
 from .. import __version__
 from ..detect import CoordinationParams, DuckDBEngine
 from ..detect import detect_coordination as _detect
+from ..detect.media import store_media_actions
 from ..detect.simtext import store_simtext_actions
 from ..errors import InvalidParams, WorkspaceError
 from ..schema import COORDINATION_CAPS, COORDINATION_EDGES
@@ -71,6 +72,7 @@ def detect_coordination(
     n_null: int | None = None,
     seed: int | None = None,
     simtext_threshold: float | None = None,
+    media_distance: int | None = None,
     threads: int | None = None,
     memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
     progress: Progress | None = None,
@@ -94,6 +96,7 @@ def detect_coordination(
         n_null=n_null,
         seed=seed,
         simtext_threshold=simtext_threshold,
+        media_distance=media_distance,
     )
     resolved = params.resolve()  # fail on bad parameters before any work
     if not ws.scalar("SELECT count(*) FROM actions"):
@@ -103,6 +106,7 @@ def detect_coordination(
     started = time.time()
     engine = DuckDBEngine(ws.con)
     simtext_info: dict[str, Any] = {}
+    media_info: dict[str, Any] = {}
     with engine.settings(threads=threads, memory_limit=memory_limit):
         st = resolved.simtext_params
         if st is not None:  # near-duplicate text objects first, replacing earlier ones
@@ -112,9 +116,21 @@ def detect_coordination(
             with ws.transaction() as con:
                 n = store_simtext_actions(con, st)
             simtext_info = {"actions": n, "seconds": round(time.time() - t0, 3)}
+        mp = resolved.media_params
+        if mp is not None:  # perceptual-hash media objects, replacing earlier ones
+            if progress:
+                progress("near-identical media", 0, 1)
+            t0 = time.time()
+            with ws.transaction() as con:
+                n = store_media_actions(con, mp)
+            media_info = {"actions": n, "seconds": round(time.time() - t0, 3)}
         result = _detect(engine, "actions", params, progress=progress, materialize=False)
     try:
-        summary = result.summary() | ({"simtext": simtext_info} if simtext_info else {})
+        summary = (
+            result.summary()
+            | ({"simtext": simtext_info} if simtext_info else {})
+            | ({"media": media_info} if media_info else {})
+        )
         seconds = round(time.time() - started, 3)
         with ws.transaction() as con:
             for table in (COORDINATION_EDGES, COORDINATION_CAPS):
