@@ -19,33 +19,45 @@ from __future__ import annotations
 
 import duckdb
 
+from .detect.dialect import DUCKDB, Dialect
+
 
 def derive_actions(con: duckdb.DuckDBPyConnection, posts: str, into: str = "actions") -> int:
     """Insert the actions of table ``posts`` (canonical post columns plus the
     ``text_key`` computed at ingest) into table ``into``; returns how many."""
-    sql = _ONE_PASS.replace("__POSTS__", posts)
-    return con.execute(f"INSERT INTO {into} {sql}").fetchone()[0]
+    return con.execute(f"INSERT INTO {into} {actions_sql(posts)}").fetchone()[0]
 
 
-def _objects(column: str, kind: str) -> str:
-    return (
-        f"list_transform(list_filter(list_distinct({column}), lambda x: x IS NOT NULL), "
-        f"lambda x: {{'t': '{kind}', 'o': x}})"
+def actions_sql(source: str, dialect: Dialect = DUCKDB) -> str:
+    """The table above as one scan of ``source`` (canonical post columns plus
+    ``text_key``): each post's (type, object) pairs are built as one list and unnested
+    once. Rendered per engine (the Spark engine derives from Parquet posts with it)."""
+    d = dialect
+    none = d.list_of()
+
+    def objects(column: str, kind: str) -> str:
+        return d.list_distinct_map(column, "x", d.struct(t=f"'{kind}'", o="x"))
+
+    parent = d.list_of(d.struct(t="kind", o="parent_post_id"))
+    text = d.list_of(d.struct(t="'text'", o="md5(text_key)"))
+    content = d.list_concat(
+        objects("urls", "url"),
+        objects("domains", "domain"),
+        objects("hashtags", "hashtag"),
+        f"CASE WHEN text IS NOT NULL AND text_key <> '' THEN {text} ELSE {none} END",
     )
-
-
-# The table above as one scan: each post's (type, object) pairs are built as one list and
-# unnested once. `text_key` is computed while reading (``normalise.text_keys``).
-_ONE_PASS = f"""
-SELECT account_id, a.t, a.o, created_at, post_id FROM (
-    SELECT account_id, created_at, post_id, unnest(list_concat(
-        CASE WHEN kind IN ('repost', 'reply', 'quote') AND parent_post_id IS NOT NULL
-             THEN [{{'t': kind, 'o': parent_post_id}}] ELSE [] END,
-        CASE WHEN kind <> 'repost' THEN list_concat(
-            {_objects("urls", "url")}, {_objects("domains", "domain")},
-            {_objects("hashtags", "hashtag")},
-            CASE WHEN text IS NOT NULL AND text_key <> ''
-                 THEN [{{'t': 'text', 'o': md5(text_key)}}] ELSE [] END) ELSE [] END,
-        [{{'t': 'post', 'o': 'any'}}])) AS a
-    FROM __POSTS__)
+    every = d.list_concat(
+        f"CASE WHEN kind IN ('repost', 'reply', 'quote') AND parent_post_id IS NOT NULL "
+        f"THEN {parent} ELSE {none} END",
+        f"CASE WHEN kind <> 'repost' THEN {content} ELSE {none} END",
+        d.list_of(d.struct(t="'post'", o="'any'")),
+    )
+    return f"""
+SELECT account_id, a.t AS object_type, a.o AS object_id, created_at AS t, post_id FROM (
+    SELECT account_id, created_at, post_id, {d.unnest(every)} AS a
+    FROM {source})
 """
+
+
+# `text_key` is computed while reading (``normalise.text_keys``).
+_ONE_PASS = actions_sql("_new")

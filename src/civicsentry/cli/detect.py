@@ -85,6 +85,33 @@ def detect(
     clusters: Annotated[
         bool, typer.Option(help="Then cluster the run (`clusters build` defaults).")
     ] = True,
+    engine: Annotated[
+        str,
+        typer.Option(help="duckdb (embedded) or spark (Apache Spark; docs/distributed.md)."),
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL (default local[*], or spark-submit's --master)."),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            help="Spark setting key=value, e.g. spark.executor.memory=8g. Repeatable.",
+        ),
+    ] = None,
+    spark_input: Annotated[
+        str | None,
+        typer.Option(
+            help="Parquet actions or posts (path or URI) for Spark, instead of the workspace's."
+        ),
+    ] = None,
+    spark_dir: Annotated[
+        str | None,
+        typer.Option(
+            help="Spark's inputs, intermediates and results (path or URI; needed on a cluster)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find accounts that act in concert: co-action networks per object type and combined,
@@ -116,6 +143,11 @@ def detect(
             threads=threads,
             memory_limit=memory_limit,
             progress=tick,
+            engine=engine,
+            spark_master=spark_master,
+            spark_conf=spark_conf,
+            spark_input=spark_input,
+            spark_dir=spark_dir,
         )
         top = [] if as_json else service.top_edges(ws, run_id=summary.run_id)
         grouped, top_clusters = None, []
@@ -139,7 +171,7 @@ def detect(
 def _print_summary(s: service.DetectionSummary, top: list[dict[str, object]]) -> None:
     out.print(
         f"run {s.run_id}: {s.semantics} semantics on {', '.join(s.object_types)} "
-        f"in {s.seconds:.1f} s"
+        f"in {s.seconds:.1f} s" + (f" on {s.engine}" if s.engine != "duckdb" else "")
     )
     for t, w in s.windows.items():
         out.print(f"  window {t}: {w['seconds']:g} s ({w['reason']})")

@@ -44,6 +44,46 @@ class Dialect:
             return f"quantile_cont({x}, {q!r})"
         return f"percentile({x}, {q!r})"
 
+    # -- lists (deriving actions from posts) -------------------------------------------
+    def lambda_(self, var: str, body: str) -> str:
+        return f"lambda {var}: {body}" if self.name == "duckdb" else f"{var} -> {body}"
+
+    def struct(self, **fields: str) -> str:
+        """A struct value from SQL expressions."""
+        if self.name == "duckdb":
+            return "{" + ", ".join(f"'{k}': {v}" for k, v in fields.items()) + "}"
+        return "named_struct(" + ", ".join(f"'{k}', {v}" for k, v in fields.items()) + ")"
+
+    def list_of(self, *items: str) -> str:
+        """A list literal (empty when no items)."""
+        if self.name == "duckdb":
+            return "[" + ", ".join(items) + "]"
+        return "array(" + ", ".join(items) + ")"
+
+    def list_concat(self, *lists: str) -> str:
+        """Lists concatenated; a NULL list counts as empty (DuckDB's rule; Spark's concat
+        would return NULL, so each is coalesced there)."""
+        if self.name == "duckdb":
+            return f"list_concat({', '.join(lists)})"
+        return "concat(" + ", ".join(f"coalesce({x}, array())" for x in lists) + ")"
+
+    def list_distinct_map(self, column: str, var: str, body: str) -> str:
+        """``body`` (an expression of ``var``) for each distinct non-NULL element."""
+        lam = self.lambda_
+        if self.name == "duckdb":
+            return (
+                f"list_transform(list_filter(list_distinct({column}), "
+                f"{lam(var, f'{var} IS NOT NULL')}), {lam(var, body)})"
+            )
+        return (
+            f"transform(filter(array_distinct({column}), {lam(var, f'{var} IS NOT NULL')}), "
+            f"{lam(var, body)})"
+        )
+
+    def unnest(self, x: str) -> str:
+        """One row per element of a list (in a SELECT list)."""
+        return f"unnest({x})" if self.name == "duckdb" else f"explode({x})"
+
     def sorted_distinct_join(self, x: str) -> str:
         """Distinct values of a string column, sorted, joined by commas."""
         if self.name == "duckdb":

@@ -7,10 +7,11 @@ Columns a semantics does not define are NULL, so every network can be stored in 
 
 from __future__ import annotations
 
-#: (column, SQL type) of an intermediate edge row; ``otype`` is the object type, or
+#: (column, SQL type) of an intermediate edge row (type names both DuckDB and Spark SQL
+#: read: STRING, not VARCHAR); ``otype`` is the object type, or
 #: ``multi`` for the multi-modal network.
 EDGE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("otype", "VARCHAR"),
+    ("otype", "STRING"),
     ("acc_a", "BIGINT"),
     ("acc_b", "BIGINT"),
     ("weight", "BIGINT"),
@@ -23,7 +24,7 @@ EDGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("avg_delay_us", "DOUBLE"),
     ("first_ts", "BIGINT"),
     ("last_ts", "BIGINT"),
-    ("object_types", "VARCHAR"),
+    ("object_types", "STRING"),
     ("n_content_id", "BIGINT"),
     ("n_content_id_y", "BIGINT"),
     ("edge_symmetry_score", "DOUBLE"),

@@ -2,8 +2,8 @@
 
 Detection modules build SQL text; an ``Engine`` materialises it as named intermediate
 tables and hands small results back as Arrow. ``DuckDBEngine`` wraps a DuckDB connection;
-the distributed engine (Spark) implements the same four methods over temp views, so the
-SQL itself is shared, not copied.
+``spark_engine.SparkEngine`` implements the same methods with Spark SQL (tables kept as
+local checkpoints or Parquet), so the SQL itself is shared, not copied.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ class Engine(Protocol):
     def view(self, name: str, sql: str) -> None:
         """Define ``name`` as ``sql`` without materialising it."""
 
+    def number(self, name: str, sql: str, order: list[str], column: str) -> None:
+        """Materialise the (distinct) rows of ``sql`` plus ``column``, numbering them
+        1..n in the order of the columns ``order``."""
+
     def fetch(self, sql: str) -> pa.Table:
         """Run ``sql`` and return the whole (small) result."""
 
@@ -68,6 +72,12 @@ class DuckDBEngine:
     def view(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
         self._views.add(name)
+
+    def number(self, name: str, sql: str, order: list[str], column: str) -> None:
+        self.create(
+            name,
+            f"SELECT *, row_number() OVER (ORDER BY {', '.join(order)}) AS {column} FROM ({sql})",
+        )
 
     def fetch(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
@@ -131,5 +141,5 @@ def _literal(v: object) -> str:
     return "'" + str(v).replace("'", "''") + "'"
 
 
-def as_engine(con: duckdb.DuckDBPyConnection | DuckDBEngine) -> DuckDBEngine:
-    return con if isinstance(con, DuckDBEngine) else DuckDBEngine(con)
+def as_engine(con: duckdb.DuckDBPyConnection | Engine) -> Engine:
+    return DuckDBEngine(con) if isinstance(con, duckdb.DuckDBPyConnection) else con

@@ -22,7 +22,7 @@ from ..errors import InvalidParams
 from . import coaction, peers, significance, sweep
 from .dialect import PAIR_SHIFT
 from .edges import EDGE_COLUMNS
-from .engine import DuckDBEngine, as_engine
+from .engine import Engine, as_engine
 from .params import CoordinationParams, ResolvedParams
 from .sweep import Cap
 from .verdicts import ChoiceTotals, EdgeTester
@@ -37,7 +37,7 @@ Progress = Callable[[str, int, int], None]
 class DetectionResult:
     """Names of the result tables on ``engine`` plus what the run decided."""
 
-    engine: DuckDBEngine
+    engine: Engine
     edges: str  # a table, unless the detection ran with materialize=False
     caps: str
     params: ResolvedParams
@@ -71,7 +71,7 @@ class DetectionResult:
 
 
 def detect_coordination(
-    con: duckdb.DuckDBPyConnection | DuckDBEngine,
+    con: duckdb.DuckDBPyConnection | Engine,
     actions: str = "actions",
     params: CoordinationParams | None = None,
     *,
@@ -113,7 +113,7 @@ def detect_coordination(
 
 
 def _run(
-    engine: DuckDBEngine,
+    engine: Engine,
     p: ResolvedParams,
     src: str,
     result: DetectionResult,
@@ -123,8 +123,8 @@ def _run(
 ) -> None:
     types = list(p.object_types)
     acc, obj = temp[0], temp[1]
-    engine.create(acc, sweep.accounts_sql(src, types))
-    engine.create(obj, sweep.objects_sql(src, types))
+    engine.number(acc, sweep.accounts_sql(src, types), ["account_id"], "aid")
+    engine.number(obj, sweep.objects_sql(src, types), ["object_type", "object_id"], "oid")
     tick("indexing accounts and objects")
 
     result.windows = _choose_windows(engine, p, src, acc, obj)
@@ -139,7 +139,7 @@ def _run(
         if p.semantics == "cnt":
             pk = engine.name(f"posts_{t}")
             temp.append(pk)
-            engine.create(pk, sweep.posts_sql(src, t))
+            engine.number(pk, sweep.posts_sql(src, t), ["post_id"], "pk")
         engine.create(
             s,
             sweep.shares_sql(
@@ -248,7 +248,7 @@ def _check_relation(name: str) -> str:
 
 
 def _choose_windows(
-    engine: DuckDBEngine, p: ResolvedParams, src: str, acc: str, obj: str
+    engine: Engine, p: ResolvedParams, src: str, acc: str, obj: str
 ) -> list[WindowChoice]:
     out = []
     parsed = dict(p.windows)
@@ -309,7 +309,7 @@ def _choose_windows(
 
 
 def _civicsentry(
-    engine: DuckDBEngine,
+    engine: Engine,
     p: ResolvedParams,
     shares: dict[str, str],
     stats: list[str],
@@ -364,7 +364,7 @@ def _civicsentry(
 
 
 def _significance(
-    engine: DuckDBEngine,
+    engine: Engine,
     p: ResolvedParams,
     shares: dict[str, str],
     w_us: dict[str, int],
@@ -415,9 +415,7 @@ def _significance(
     )
 
 
-def _final_edges_sql(
-    engine: DuckDBEngine, p: ResolvedParams, raw: str, acc: str, sig: str | None
-) -> str:
+def _final_edges_sql(engine: Engine, p: ResolvedParams, raw: str, acc: str, sig: str | None) -> str:
     d = engine.dialect
     sig_cols = (
         "s.expected_timing, s.expected_choice, s.p_timing, s.p_choice, s.p_value, s.q_value, "
@@ -468,7 +466,7 @@ def _final_edges_sql(
 
 
 def _final_caps_sql(
-    engine: DuckDBEngine,
+    engine: Engine,
     p: ResolvedParams,
     stats: list[str],
     shares: dict[str, str],
@@ -480,13 +478,13 @@ def _final_caps_sql(
     d = engine.dialect
     if not stats:
         return (
-            "SELECT CAST(NULL AS VARCHAR) AS object_type, CAST(NULL AS VARCHAR) AS object_id, "
+            "SELECT CAST(NULL AS STRING) AS object_type, CAST(NULL AS STRING) AS object_id, "
             "CAST(NULL AS BIGINT) AS n_shares, CAST(NULL AS BIGINT) AS n_accounts, "
             f"{d.from_epoch_us('CAST(NULL AS BIGINT)')} AS first_t, "
             f"{d.from_epoch_us('CAST(NULL AS BIGINT)')} AS last_t, "
             "CAST(NULL AS BIGINT) AS max_partners, CAST(NULL AS BIGINT) AS shares_capped, "
             "CAST(NULL AS BIGINT) AS pairs_within_window, CAST(NULL AS BIGINT) AS pairs_kept, "
-            "CAST(NULL AS DOUBLE) AS pop_discount, CAST(NULL AS VARCHAR) AS action WHERE 1 = 0"
+            "CAST(NULL AS DOUBLE) AS pop_discount, CAST(NULL AS STRING) AS action WHERE 1 = 0"
         )
     parts = []
     for t, st in zip(p.object_types, stats, strict=True):

@@ -41,30 +41,27 @@ def lit(s: str) -> str:
 
 
 def accounts_sql(src: str, types: list[str]) -> str:
-    """Dense integer ids for accounts, in code-point order of the account id, so that
-    ``aid_a < aid_b`` exactly when ``account_a < account_b``."""
+    """The distinct accounts acting on ``types``. The engine numbers them (``aid``) in
+    code-point order of the account id (``Engine.number``), so that ``aid_a < aid_b``
+    exactly when ``account_a < account_b``."""
     return f"""
-    SELECT account_id, row_number() OVER (ORDER BY account_id) AS aid
-    FROM (SELECT DISTINCT account_id FROM {src}
-          WHERE object_type IN ({", ".join(lit(t) for t in types)}))
+    SELECT DISTINCT account_id FROM {src}
+    WHERE object_type IN ({", ".join(lit(t) for t in types)})
     """
 
 
 def objects_sql(src: str, types: list[str]) -> str:
+    """The distinct (object type, object id) pairs; numbered ``oid`` in that order."""
     return f"""
-    SELECT object_type, object_id, row_number() OVER (ORDER BY object_type, object_id) AS oid
-    FROM (SELECT DISTINCT object_type, object_id FROM {src}
-          WHERE object_type IN ({", ".join(lit(t) for t in types)}))
+    SELECT DISTINCT object_type, object_id FROM {src}
+    WHERE object_type IN ({", ".join(lit(t) for t in types)})
     """
 
 
 def posts_sql(src: str, object_type: str) -> str:
-    """Integer keys for the posts of one object type (the toolkit counts distinct
-    messages; integers keep that cheap)."""
-    return f"""
-    SELECT post_id, row_number() OVER (ORDER BY post_id) AS pk
-    FROM (SELECT DISTINCT post_id FROM {src} WHERE object_type = {lit(object_type)})
-    """
+    """The distinct posts of one object type, numbered ``pk`` (the toolkit counts
+    distinct messages; integers keep that cheap)."""
+    return f"SELECT DISTINCT post_id FROM {src} WHERE object_type = {lit(object_type)}"
 
 
 def content_key_sql() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from ..store import Workspace
 log = logging.getLogger("civicsentry")
 
 RUN_NAME = "coordination"
+#: Where detection can run: the embedded DuckDB, or Apache Spark (docs/distributed.md).
+ENGINES = ("duckdb", "spark")
 EXPORT_FORMATS = ("csv", "parquet")
 #: The memory a detection may take before DuckDB spills to disk (peak RSS stays under
 #: ~4 GiB on 10M posts with this).
@@ -51,6 +53,7 @@ class DetectionSummary:
     caps: int  # objects capped or treated as viral (coordination_caps rows)
     seconds: float
     params: dict[str, Any]
+    engine: str = "duckdb"  # where it ran: duckdb, or spark (docs/distributed.md)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,12 +79,23 @@ def detect_coordination(
     threads: int | None = None,
     memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
     progress: Progress | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    spark_conf: Mapping[str, str] | Sequence[str] | None = None,
+    spark_input: str | None = None,
+    spark_dir: str | None = None,
 ) -> DetectionSummary:
     """Detect coordinated accounts in the workspace's actions and store the result as a
     new run. Parameters left as None take the semantics' defaults
     (``civicsentry.detect.DEFAULTS``); parameters of our semantics given with a peer
     semantics are an error. Raises InvalidParams, or WorkspaceError when there is
-    nothing to detect on."""
+    nothing to detect on.
+
+    ``engine="spark"`` runs the same detection on Apache Spark (docs/distributed.md):
+    ``spark_master`` (default ``local[*]``), ``spark_conf`` (key=value items or a
+    mapping), ``spark_input`` (Parquet actions or posts at a path or URI, instead of the
+    workspace's actions) and ``spark_dir`` (where inputs, intermediates and results
+    live; needed with a cluster master). The results are stored here as usual."""
     params = CoordinationParams(
         semantics=semantics,
         object_types=object_types,
@@ -99,17 +113,35 @@ def detect_coordination(
         media_distance=media_distance,
     )
     resolved = params.resolve()  # fail on bad parameters before any work
-    if not ws.scalar("SELECT count(*) FROM actions"):
+    spark_opts = {
+        "spark_master": spark_master,
+        "spark_conf": spark_conf,
+        "spark_input": spark_input,
+        "spark_dir": spark_dir,
+    }
+    if engine not in ENGINES:
+        raise InvalidParams(f"Unknown engine {engine!r}; choose {' or '.join(ENGINES)}.")
+    given = [f"--{k.replace('_', '-')}" for k, v in spark_opts.items() if v]
+    if engine == "duckdb" and given:
+        raise InvalidParams(f"{', '.join(given)}: only with --engine spark.")
+    if engine == "spark" and threads:
+        raise InvalidParams(
+            "--threads sets DuckDB's threads; with --engine spark use "
+            "--spark-master local[N] or --spark-conf."
+        )
+    if spark_input is None and not ws.scalar("SELECT count(*) FROM actions"):
         raise WorkspaceError(
             f"{ws.path} has no actions to detect on: ingest posts first (`civicsentry ingest`)."
         )
     started = time.time()
-    engine = DuckDBEngine(ws.con)
+    duck = DuckDBEngine(ws.con)
     simtext_info: dict[str, Any] = {}
     media_info: dict[str, Any] = {}
-    with engine.settings(threads=threads, memory_limit=memory_limit):
+    with duck.settings(threads=threads, memory_limit=memory_limit):
         st = resolved.simtext_params
-        if st is not None:  # near-duplicate text objects first, replacing earlier ones
+        # near-duplicate text objects first, replacing earlier ones (a Spark input
+        # brings its own)
+        if st is not None and spark_input is None:
             if progress:
                 progress("near-duplicate texts", 0, 1)
             t0 = time.time()
@@ -117,14 +149,27 @@ def detect_coordination(
                 n = store_simtext_actions(con, st)
             simtext_info = {"actions": n, "seconds": round(time.time() - t0, 3)}
         mp = resolved.media_params
-        if mp is not None:  # perceptual-hash media objects, replacing earlier ones
+        if mp is not None and spark_input is None:  # perceptual-hash media objects, likewise
             if progress:
                 progress("near-identical media", 0, 1)
             t0 = time.time()
             with ws.transaction() as con:
                 n = store_media_actions(con, mp)
             media_info = {"actions": n, "seconds": round(time.time() - t0, 3)}
-        result = _detect(engine, "actions", params, progress=progress, materialize=False)
+        if engine == "spark":
+            from ..detect.spark import detect_with_spark
+
+            result: Any = detect_with_spark(
+                ws,
+                params,
+                master=spark_master,
+                conf=spark_conf,
+                input_uri=spark_input,
+                spark_dir=spark_dir,
+                progress=progress,
+            )
+        else:
+            result = _detect(duck, "actions", params, progress=progress, materialize=False)
     try:
         summary = (
             result.summary()
@@ -157,7 +202,13 @@ def detect_coordination(
                     f"SELECT {run_id}, {', '.join(cols)} FROM {src}"
                 )
             ws.audit(
-                "detect", {"run_id": run_id, "name": RUN_NAME, "semantics": resolved.semantics}
+                "detect",
+                {
+                    "run_id": run_id,
+                    "name": RUN_NAME,
+                    "semantics": resolved.semantics,
+                    "engine": engine,
+                },
             )
     finally:
         result.close()
@@ -171,6 +222,7 @@ def detect_coordination(
         caps=summary["capped_or_viral_objects"],
         seconds=seconds,
         params=resolved.as_dict(),
+        engine=engine,
     )
 
 

@@ -1,0 +1,341 @@
+"""Read-only views for exploring a workspace: post volume over time, post search, one
+account's activity and rhythm, and a cluster's network as nodes and edges.
+
+The dashboard, the REST API and the report call these; they never compute what the
+detect stage should have stored, they only read and aggregate the stored tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..errors import InvalidParams, WorkspaceError
+from ..store import Workspace
+from . import clusters as _clusters
+
+#: Edges drawn at most for one cluster (the heaviest are kept and the cut is reported).
+MAX_NETWORK_EDGES = 20_000
+BUCKETS = ("hour", "day", "week")
+
+
+def _rows(ws: Workspace, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    rel = ws.sql(query, params=params)
+    return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+
+
+def has_rows(ws: Workspace, table: str) -> bool:
+    """True when ``table`` exists and holds at least one row (views degrade otherwise)."""
+    exists = ws.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    )
+    return bool(exists) and bool(ws.scalar(f'SELECT EXISTS (SELECT 1 FROM "{table}")'))
+
+
+def volume(ws: Workspace, *, bucket: str | None = None) -> dict[str, Any]:
+    """Posts per platform per time bucket (hour, day or week; by default the finest that
+    gives at most ~400 buckets over the data's span)."""
+    if bucket is not None and bucket not in BUCKETS:
+        raise InvalidParams(f"bucket is one of {', '.join(BUCKETS)}, not {bucket!r}.")
+    span = ws.con.execute("SELECT min(created_at), max(created_at) FROM posts").fetchall()[0]
+    if not span or span[0] is None:
+        return {"bucket": bucket or "day", "platforms": [], "series": {}, "totals": {}}
+    if bucket is None:
+        hours = (span[1] - span[0]).total_seconds() / 3600
+        bucket = "hour" if hours <= 400 else "day" if hours <= 400 * 24 else "week"
+    rows = ws.sql(
+        f"SELECT platform, date_trunc('{bucket}', created_at) AS t, count(*) AS n "
+        "FROM posts GROUP BY ALL ORDER BY t, platform"
+    ).fetchall()
+    series: dict[str, list[list[Any]]] = {}
+    for platform, t, n in rows:
+        series.setdefault(platform, []).append([t.isoformat(), int(n)])
+    totals = {p: sum(n for _, n in pts) for p, pts in series.items()}
+    return {
+        "bucket": bucket,
+        "platforms": sorted(series, key=lambda p: -totals[p]),
+        "series": series,
+        "totals": totals,
+    }
+
+
+def _post_where(
+    q: str | None,
+    account_id: str | None,
+    platform: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[str, list[Any]]:
+    conds, params = [], []
+    if q:
+        # A plain substring (no LIKE wildcards to escape), case-insensitive.
+        conds.append("contains(lower(p.text), lower(?))")
+        params.append(q)
+    if account_id:
+        conds.append("p.account_id = ?")
+        params.append(account_id)
+    if platform:
+        conds.append("p.platform = ?")
+        params.append(platform)
+    if since:
+        conds.append("p.created_at >= ?")
+        params.append(since)
+    if until:
+        conds.append("p.created_at < ?")
+        params.append(until)
+    return ("WHERE " + " AND ".join(conds)) if conds else "", params
+
+
+def search_posts(
+    ws: Workspace,
+    *,
+    q: str | None = None,
+    account_id: str | None = None,
+    platform: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Posts matching every filter given (``q``: a case-insensitive substring of the
+    text), newest first, with the author's handle."""
+    where, params = _post_where(q, account_id, platform, since, until)
+    return _rows(
+        ws,
+        "SELECT p.post_id, p.platform, p.account_id, a.handle, p.created_at, p.kind, "
+        "p.parent_post_id, p.text, p.lang, p.urls, p.hashtags "
+        f"FROM posts p LEFT JOIN accounts a USING (account_id) {where} "
+        f"ORDER BY p.created_at DESC, p.post_id LIMIT {int(limit)} OFFSET {int(offset)}",
+        params,
+    )
+
+
+def count_posts(
+    ws: Workspace,
+    *,
+    q: str | None = None,
+    account_id: str | None = None,
+    platform: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    where, params = _post_where(q, account_id, platform, since, until)
+    return int(ws.scalar(f"SELECT count(*) FROM posts p {where}", params))
+
+
+def account_overview(ws: Workspace, account_id: str) -> dict[str, Any]:
+    """One account: its profile, activity figures, hour × weekday rhythm (UTC), the
+    clusters it belongs to in the latest clustered run, and its object types."""
+    rows = _rows(ws, "SELECT * FROM accounts WHERE account_id = ?", [account_id])
+    if not rows:
+        from .users import NotFound
+
+        raise NotFound(f"No account {account_id!r} in this workspace.")
+    # One scan of the account's posts gives the counts, the time range and the rhythm.
+    # isodow: 1 = Monday ... 7 = Sunday; the grid is [weekday 0..6][hour 0..23].
+    grid = [[0] * 24 for _ in range(7)]
+    kinds: dict[str, int] = {}
+    first = last = None
+    for kind, dow, hour, n, t0, t1 in ws.sql(
+        "SELECT kind, isodow(created_at), hour(created_at), count(*), min(created_at), "
+        "max(created_at) FROM posts WHERE account_id = ? GROUP BY ALL",
+        params=[account_id],
+    ).fetchall():
+        grid[int(dow) - 1][int(hour)] += int(n)
+        kinds[kind] = kinds.get(kind, 0) + int(n)
+        first = t0 if first is None or t0 < first else first
+        last = t1 if last is None or t1 > last else last
+    kinds = dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+    stats = {"posts": sum(kinds.values()), "first_post": first, "last_post": last}
+    return {
+        "account": rows[0],
+        "activity": stats | {"kinds": kinds},
+        "rhythm": {
+            "timezone": "UTC",
+            "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            "counts": grid,
+        },
+        "clusters": account_clusters(ws, account_id),
+    }
+
+
+def account_clusters(ws: Workspace, account_id: str) -> list[dict[str, Any]]:
+    """The clusters of the latest clustered run that hold the account."""
+    try:
+        rid = _clusters.clustered_run_id(ws)
+    except (InvalidParams, WorkspaceError):
+        return []
+    return _rows(
+        ws,
+        "SELECT c.run_id, c.cluster_id, c.size, c.suspicion, m.degree, m.strength, "
+        "m.coaction_share FROM cluster_members m JOIN clusters c USING (run_id, cluster_id) "
+        "WHERE m.run_id = ? AND m.account_id = ? ORDER BY c.suspicion DESC",
+        [rid, account_id],
+    )
+
+
+def clustered_network(ws: Workspace, run_id: int) -> str:
+    """The network (``multi`` or an object type) the latest clustering of a run used."""
+    value = ws.scalar(
+        "SELECT json_extract_string(params, '$.network') FROM runs WHERE step = 'cluster' "
+        "AND CAST(json_extract(params, '$.detection_run_id') AS BIGINT) = ? "
+        "ORDER BY run_id DESC LIMIT 1",
+        [run_id],
+    )
+    return str(value or "multi")
+
+
+def _internal_edges(run_id: int, network: str, cluster_id: int) -> tuple[str, list[Any]]:
+    """FROM/WHERE of the edges between members of one cluster, in the clustered network
+    (significant edges only where the run tested them)."""
+    sql = (
+        "FROM coordination_edges e "
+        "JOIN cluster_members ma ON ma.run_id = e.run_id AND ma.account_id = e.account_a "
+        "JOIN cluster_members mb ON mb.run_id = e.run_id AND mb.account_id = e.account_b "
+        "WHERE e.run_id = ? AND e.object_type = ? AND coalesce(e.significant, true) "
+        "AND ma.cluster_id = ? AND mb.cluster_id = ?"
+    )
+    return sql, [run_id, network, cluster_id, cluster_id]
+
+
+#: Upper bounds (seconds) of the delay histogram's bins; the last bin is open.
+DELAY_BINS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+def cluster_delays(ws: Workspace, cluster_id: int, run_id: int | None = None) -> dict[str, Any]:
+    """Histogram of the typical delay of a cluster's internal edges (the edge's median
+    delay for our semantics, its mean delay for the peers'), in seconds."""
+    rid = _clusters.clustered_run_id(ws, run_id)
+    sql, params = _internal_edges(rid, clustered_network(ws, rid), int(cluster_id))
+    delays = [
+        float(d)
+        for (d,) in ws.sql(
+            f"SELECT coalesce(e.median_delay_s, e.avg_delay_s, e.min_delay_s) {sql}",
+            params=params,
+        ).fetchall()
+        if d is not None
+    ]
+    counts = [0] * (len(DELAY_BINS) + 1)
+    for d in delays:
+        counts[next((i for i, b in enumerate(DELAY_BINS) if d < b), len(DELAY_BINS))] += 1
+    labels = [f"<{b}s" for b in DELAY_BINS] + [f"≥{DELAY_BINS[-1]}s"]
+    return {"edges": len(delays), "bins": [[lab, n] for lab, n in zip(labels, counts, strict=True)]}
+
+
+def cluster_network(
+    ws: Workspace,
+    cluster_id: int,
+    run_id: int | None = None,
+    *,
+    max_edges: int = MAX_NETWORK_EDGES,
+) -> dict[str, Any]:
+    """A cluster's coordination network for drawing: members as nodes (strength, degree,
+    co-action share, handle) and the heaviest ``max_edges`` internal edges of the
+    clustered network (significant edges of the ``multi`` network for our semantics)."""
+    rid = _clusters.clustered_run_id(ws, run_id)
+    detail = _clusters.cluster_detail(ws, cluster_id, rid)
+    network = clustered_network(ws, rid)
+    nodes = [
+        {
+            "id": m["account_id"],
+            "handle": m["handle"],
+            "degree": m["degree"],
+            "strength": m["strength"],
+            "coaction_share": m["coaction_share"],
+        }
+        for m in detail["members"]
+    ]
+    edge_sql, params = _internal_edges(rid, network, int(cluster_id))
+    total = int(ws.scalar(f"SELECT count(*) {edge_sql}", params))
+    edges = [
+        {"source": a, "target": b, "weight": w, "types": t}
+        for a, b, w, t in ws.sql(
+            f"SELECT e.account_a, e.account_b, e.weight, e.object_types {edge_sql} "
+            f"ORDER BY e.weight DESC, e.account_a, e.account_b LIMIT {int(max_edges)}",
+            params=params,
+        ).fetchall()
+    ]
+    return {
+        "run_id": rid,
+        "cluster_id": int(cluster_id),
+        "network": network,
+        "nodes": nodes,
+        "edges": edges,
+        "edges_total": total,
+        "edges_capped": total > len(edges),
+    }
+
+
+def runs(ws: Workspace, run_ids: list[int]) -> list[dict[str, Any]]:
+    """The ``runs`` rows of ``run_ids`` with their parameters and summary parsed: what
+    made a result, for the methods section of a view or report."""
+    import json
+
+    if not run_ids:
+        return []
+    out = _rows(
+        ws,
+        f"SELECT * FROM runs WHERE run_id IN ({', '.join('?' for _ in run_ids)}) ORDER BY run_id",
+        list(run_ids),
+    )
+    for r in out:
+        for k in ("params", "summary"):
+            if isinstance(r.get(k), str):
+                r[k] = json.loads(r[k])
+    return out
+
+
+def cluster_posts(
+    ws: Workspace, cluster_id: int, run_id: int | None = None, *, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Posts by a cluster's members inside the cluster's active time range, oldest first."""
+    rid = _clusters.clustered_run_id(ws, run_id)
+    return _rows(
+        ws,
+        "SELECT p.post_id, p.platform, p.account_id, a.handle, p.created_at, p.kind, "
+        "p.parent_post_id, p.text, p.urls FROM cluster_members m "
+        "JOIN clusters c USING (run_id, cluster_id) "
+        "JOIN posts p ON p.account_id = m.account_id "
+        "AND p.created_at BETWEEN c.first_t AND c.last_t "
+        "LEFT JOIN accounts a ON a.account_id = p.account_id "
+        "WHERE m.run_id = ? AND m.cluster_id = ? "
+        f"ORDER BY p.created_at, p.post_id LIMIT {int(limit)} OFFSET {int(offset)}",
+        [rid, int(cluster_id)],
+    )
+
+
+def count_signals(
+    ws: Workspace,
+    run_id: int | None,
+    *,
+    min_score: float | None = None,
+    platform: str | None = None,
+    foreign_only: bool = False,
+) -> int:
+    """Accounts of a signals run matching the filters of ``accounts.top_accounts``."""
+    conds, params = ["run_id = ?"], [run_id]
+    if min_score is not None:
+        conds.append("score >= ?")
+        params.append(min_score)
+    if platform:
+        conds.append("platform = ?")
+        params.append(platform)
+    if foreign_only:
+        conds.append("foreign_schedule")
+    return int(
+        ws.scalar(f"SELECT count(*) FROM account_signals WHERE {' AND '.join(conds)}", params)
+    )
+
+
+def count_matches(
+    ws: Workspace, run_id: int, *, claim_id: str | None = None, method: str | None = None
+) -> int:
+    """Claim matches of a run with the filters of ``claims.list_matches``."""
+    conds, params = ["run_id = ?"], [run_id]
+    if claim_id:
+        conds.append("claim_id = ?")
+        params.append(claim_id)
+    if method:
+        conds.append("method = ?")
+        params.append(method)
+    return int(ws.scalar(f"SELECT count(*) FROM claim_matches WHERE {' AND '.join(conds)}", params))

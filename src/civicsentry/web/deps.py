@@ -1,0 +1,105 @@
+"""What every route shares: the workspace of the request, pagination and list pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from ..api import Workspace
+
+MAX_LIMIT = 500
+
+
+class RequestWorkspace(Workspace):
+    """The app's workspace seen through a cursor of its own: DuckDB connections are not
+    shared between threads, and FastAPI runs each request in a worker thread."""
+
+    def __init__(self, base: Workspace) -> None:  # no super().__init__: nothing to open
+        self.path = base.path
+        self.con = base.con.cursor()
+        self.con.execute("SET TimeZone = 'UTC'")
+
+
+def get_ws(request: Request) -> Iterator[Workspace]:
+    ws = RequestWorkspace(request.app.state.workspace)
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+WS = Annotated[Workspace, Depends(get_ws)]
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+def paging(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+) -> Paging:
+    return Paging(limit, offset)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
+
+
+class Page(BaseModel):
+    """One page of a list: ``items``, how many match in all, and the next page's URL."""
+
+    items: list[dict[str, Any]]
+    total: int = Field(description="Items matching the filters, on every page.")
+    limit: int
+    offset: int
+    next: str | None = Field(description="URL of the next page; null on the last one.")
+    prev: str | None = Field(description="URL of the previous page; null on the first one.")
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of the API (and of every failing JSON request)."""
+
+    ok: bool = False
+    status: int
+    type: str = Field(description="The CivicSentry error class, or HTTPError.")
+    error: str = Field(description="What went wrong and what to do about it.")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (400, "Invalid parameters"),
+        (401, "Not logged in, or the token is invalid, revoked or expired"),
+        (403, "The role or partner group does not allow it (or a missing CSRF token)"),
+        (404, "Not found, or not visible to you"),
+    )
+}
+
+
+def page(request: Request, items: list[dict[str, Any]], total: int, p: Paging) -> dict[str, Any]:
+    """A ``Page`` of ``items`` with next/prev links that keep the request's filters."""
+
+    def link(offset: int) -> str:
+        q = dict(request.query_params) | {"offset": str(offset), "limit": str(p.limit)}
+        return f"{request.url.path}?{urlencode(q)}"
+
+    return {
+        "items": items,
+        "total": total,
+        "limit": p.limit,
+        "offset": p.offset,
+        "next": link(p.offset + p.limit) if p.offset + p.limit < total else None,
+        "prev": link(max(0, p.offset - p.limit)) if p.offset > 0 else None,
+    }
+
+
+def window(rows: list[dict[str, Any]], p: Paging) -> list[dict[str, Any]]:
+    """One page of a list the service returns whole (clusters, members: small lists)."""
+    return rows[p.offset : p.offset + p.limit]
