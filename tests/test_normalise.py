@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from civicsentry.normalise import (
@@ -51,6 +51,25 @@ def test_normalise_url_never_raises_and_is_idempotent(raw: str) -> None:
     once = normalise_url(raw)
     if once is not None:
         assert normalise_url(once) == once
+
+
+_url_part = st.lists(
+    st.sampled_from([*"aZ09.-_~%:@!$&'()*+,;=/?#é \t", "utm_source=x", "&id=", "?q=1"]),
+    max_size=10,
+).map("".join)
+
+
+@given(
+    st.sampled_from(["http://", "https://", "HTTP://", "ftp://", ""]),
+    st.text(alphabet="abcXYZ019.-_:@", min_size=1, max_size=12),
+    _url_part,
+)
+def test_canonical_shortcut_agrees_with_parsing(scheme: str, host: str, rest: str) -> None:
+    # normalise_url skips parsing for URLs already canonical; the result must be the same.
+    from civicsentry.normalise import _normalise_url
+
+    url = scheme + host + rest
+    assert normalise_url(url) == _normalise_url(url)
 
 
 @pytest.mark.parametrize(
@@ -135,3 +154,26 @@ _pieces = st.sampled_from(
 @given(st.lists(_pieces, max_size=30).map("".join) | st.text(max_size=60))
 def test_text_key_matches_its_definition(text: str) -> None:
     assert text_key(text) == _reference_text_key(text)
+
+
+_texts = st.lists(
+    st.sampled_from(
+        [
+            *"aZ_@.:/ \t\n\x1cÉéóñçÇ😂🔥\ufe0f\u00a0\u3000ﬁİßςΣΩ\u0301가각ᄀ١٢",
+            "http://",
+            "www.",
+            "@x",
+        ]
+    ),
+    max_size=25,
+).map("".join) | st.text(max_size=40)
+
+
+@settings(deadline=None)  # the first call builds the character class (~0.5 s)
+@given(st.lists(_texts, min_size=1, max_size=20))
+def test_text_keys_vectorised_equals_text_key(texts: list[str]) -> None:
+    import pyarrow as pa
+
+    from civicsentry.normalise import text_keys
+
+    assert text_keys(pa.array(texts)).to_pylist() == [text_key(t) for t in texts]

@@ -18,18 +18,14 @@ their ``repost`` (and ``post``) action.
 from __future__ import annotations
 
 import duckdb
-import pyarrow as pa
 
 from .detect.dialect import DUCKDB, Dialect
 
 
-def derive_actions_arrow(
-    con: duckdb.DuckDBPyConnection, posts: pa.Table, into: str = "actions"
-) -> None:
-    """Insert the actions of ``posts`` (an Arrow table of canonical post columns plus a
-    precomputed ``text_key``) into table ``into``. Reads the table through a relation,
-    not a registered view, for the reason given in ``service.ingest.insert_arrow``."""
-    con.from_arrow(posts).query("_new", _ONE_PASS).insert_into(into)
+def derive_actions(con: duckdb.DuckDBPyConnection, posts: str, into: str = "actions") -> int:
+    """Insert the actions of table ``posts`` (canonical post columns plus the
+    ``text_key`` computed at ingest) into table ``into``; returns how many."""
+    return con.execute(f"INSERT INTO {into} {actions_sql(posts)}").fetchone()[0]
 
 
 def actions_sql(source: str, dialect: Dialect = DUCKDB) -> str:

@@ -65,6 +65,19 @@ def _is_tracking(name: str) -> bool:
     return low in TRACKING_PARAMS or low.startswith(TRACKING_PREFIXES)
 
 
+# A URL in canonical form but for, perhaps, its trailing slash, tracking parameters and
+# fragment: lowercase scheme and host; no userinfo or port; a path of characters `quote`
+# keeps; a query of `name=value` pairs of unreserved characters (which parse_qsl and
+# urlencode give back unchanged).
+_UNRESERVED = "[A-Za-z0-9._~-]"
+_CANONICAL = re.compile(
+    r"(https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)"
+    r"(/[A-Za-z0-9/%:@!$&'()*+,;=~._-]*)?"
+    rf"(?:\?({_UNRESERVED}+={_UNRESERVED}*(?:&{_UNRESERVED}+={_UNRESERVED}*)*))?"
+    r"(?:#\S*)?"
+)
+
+
 @lru_cache(maxsize=1_000_000)
 def normalise_url(url: str) -> str | None:
     """Canonical form of a URL, or None when it is not an http(s) URL.
@@ -73,6 +86,16 @@ def normalise_url(url: str) -> str | None:
     parameters (utm_*, fbclid, gclid, igshid, ...), keeps every other parameter in order,
     and writes an empty path as ``/``. A bare ``www.example.com/x`` gets ``http://``.
     """
+    m = _CANONICAL.fullmatch(url)
+    if m is None:
+        return _normalise_url(url)
+    # Most links: string surgery is enough, and parsing them costs ~20x more.
+    host, path, query = m.groups()
+    kept = [p for p in query.split("&") if not _is_tracking(p.split("=", 1)[0])] if query else []
+    return host + (path or "/") + ("?" + "&".join(kept) if kept else "")
+
+
+def _normalise_url(url: str) -> str | None:
     url = url.strip()
     if not url:
         return None
@@ -163,19 +186,23 @@ _ASCII_SPACE_CHARS = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
 def text_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The exact-text key of each text, computing each distinct text once.
 
-    ASCII texts (most of them) are keyed with Arrow's vectorised string functions; the
-    rest (Unicode normalisation) with ``text_key``. Both give the same keys. RE2 has no
-    look-behind: a mention is matched with the character before it, which differs from
-    ``_MENTION_RE`` only when a mention ending in ``.`` is followed by ``@`` (such texts
-    take the Python path)."""
+    Texts made of ASCII and of the non-ASCII characters for which Arrow's functions and
+    RE2 behave as ``text_key`` does (``_vectorisable_class``: accented letters, emoji,
+    symbols; most texts) are keyed with Arrow's vectorised string functions; the rest
+    with ``text_key``. Both give the same keys. RE2 has no look-behind: a mention is
+    matched with the character before it, which differs from ``_MENTION_RE`` only when
+    a mention ending in ``.`` is followed by ``@`` (such texts take the Python path)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     uniq = pc.unique(texts)
-    simple = pc.and_(pc.string_is_ascii(uniq), pc.invert(pc.match_substring(uniq, ".@")))
+    simple = pc.string_is_ascii(uniq)
+    if not pc.all(pc.fill_null(simple, True)).as_py():
+        simple = pc.match_substring_regex(uniq, f"^[\\x00-\\x7f{_vectorisable_class()}]*$")
+    simple = pc.and_(simple, pc.invert(pc.match_substring(uniq, ".@")))
     simple = pc.fill_null(simple, False)
-    fast = pc.utf8_lower(uniq)  # ASCII: the same as str.lower()
+    fast = pc.utf8_lower(uniq)  # on these characters, the same as str.casefold()
     fast = pc.replace_substring_regex(fast, rf"(?:https?://|www\.)[^{_ASCII_SPACE}]+", "<url>")
-    fast = pc.replace_substring_regex(fast, r"(^|[^a-z0-9_])@[a-z0-9_.]+", r"\1@")
+    fast = pc.replace_substring_regex(fast, r"(^|[^\pL\pN_])@[\pL\pN_.]+", r"\1@")
     # Runs of whitespace, and single whitespace other than a space, become one space.
     fast = pc.replace_substring_regex(fast, rf"[{_ASCII_SPACE}]{{2,}}|[{_ASCII_SPACE[:-1]}]", " ")
     fast = pc.utf8_trim(fast, _ASCII_SPACE_CHARS)
@@ -183,6 +210,43 @@ def text_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     slow = pa.array([None if t is None else text_key(t) for t in rest], pa.string())
     keys = pc.replace_with_mask(fast, pc.invert(simple), slow) if len(slow) else fast
     return keys.take(pc.index_in(texts, value_set=uniq))
+
+
+@lru_cache(maxsize=1)
+def _vectorisable_class() -> str:
+    """An RE2 character class of the non-ASCII characters on which the vectorised path
+    of ``text_keys`` equals ``text_key``. Each is: not whitespace (``str.split`` and
+    ``\\S`` would see it; RE2's ASCII class would not); unchanged by NFKC and not a mark,
+    so a text of them is unchanged by NFKC (composition needs a mark or a Hangul jamo);
+    lowered by Arrow as by Python, with ``casefold`` equal to ``lower`` (not ß, not
+    final sigma); a word character for Python's ``\\w`` exactly when it is one for RE2's
+    ``[\\pL\\pN_]``. Computed once, checking Arrow's and RE2's Unicode tables
+    themselves, so a version skew between them and Python's only shrinks the class."""
+    candidates = []
+    for cp in range(0x80, 0x30000):
+        c = chr(cp)
+        cat = unicodedata.category(c)
+        if cat[0] in "MCZ" or c.isspace() or 0x1100 <= cp <= 0x11FF or 0xA960 <= cp <= 0xD7FF:
+            continue
+        if unicodedata.normalize("NFKC", c) != c or c.casefold() != c.lower():
+            continue
+        candidates.append(c)
+    arr = pa.array(candidates, pa.string())
+    lowered = pc.utf8_lower(arr).to_pylist()
+    word = pc.match_substring_regex(arr, r"^[\pL\pN_]$").to_pylist()
+    keep = [
+        cp
+        for c, low, w in zip(candidates, lowered, word, strict=True)
+        if low == c.lower() and w == (c.isalnum() or c == "_")
+        for cp in [ord(c)]
+    ]
+    ranges = []
+    for cp in keep:
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges)
 
 
 _HAS_LETTERS = re.compile(r"[^\W\d_]{3}")

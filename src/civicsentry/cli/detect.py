@@ -72,6 +72,10 @@ def detect(
         float | None,
         typer.Option(help="simtext: min estimated Jaccard of word-bigram sets (0.6)."),
     ] = None,
+    media_distance: Annotated[
+        int | None,
+        typer.Option(help="media: most differing bits of two 64-bit perceptual hashes (6)."),
+    ] = None,
     threads: Annotated[
         int | None, typer.Option(help="DuckDB threads (default: all cores).")
     ] = None,
@@ -135,6 +139,7 @@ def detect(
             n_null=null_draws,
             seed=seed,
             simtext_threshold=simtext_threshold,
+            media_distance=media_distance,
             threads=threads,
             memory_limit=memory_limit,
             progress=tick,

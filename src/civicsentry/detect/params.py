@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import InvalidParams
+from .media import MediaParams
 from .simtext import SimtextParams
 from .sweep import Cap, check_type_name
 from .windows import AUTO, WindowValue, parse_duration, parse_windows
@@ -74,6 +75,8 @@ class CoordinationParams:
     simtext_num_perm: int | None = None
     simtext_bands: int | None = None
     simtext_shingle: int | None = None
+    # perceptual-hash media (only with ``media`` among the types; see media.py):
+    media_distance: int | None = None
 
     def resolve(self) -> ResolvedParams:
         sem = (self.semantics or "civicsentry").lower()
@@ -153,6 +156,12 @@ class CoordinationParams:
             )
         elif any(v is not None for v in st.values()):
             raise InvalidParams("--simtext-* options need simtext among --types.")
+        media: dict[str, Any] | None = None
+        if "media" in types:
+            given_media = {} if self.media_distance is None else {"distance": self.media_distance}
+            media = asdict(MediaParams(**given_media).check())
+        elif self.media_distance is not None:
+            raise InvalidParams("--media-distance needs media among --types.")
         return ResolvedParams(
             semantics=sem,
             object_types=types,
@@ -171,6 +180,7 @@ class CoordinationParams:
             auto_q=float(self.auto_q),
             auto_p=float(self.auto_p),
             simtext=simtext,
+            media=media,
         )
 
 
@@ -209,10 +219,15 @@ class ResolvedParams:
     auto_q: float
     auto_p: float
     simtext: dict[str, Any] | None = None  # SimtextParams fields, when simtext is detected
+    media: dict[str, Any] | None = None  # MediaParams fields, when media is detected
 
     @property
     def simtext_params(self) -> SimtextParams | None:
         return None if self.simtext is None else SimtextParams(**self.simtext)
+
+    @property
+    def media_params(self) -> MediaParams | None:
+        return None if self.media is None else MediaParams(**self.media)
 
     @property
     def cap(self) -> Cap | None:

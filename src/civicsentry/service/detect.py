@@ -21,6 +21,7 @@ import duckdb
 from .. import __version__
 from ..detect import CoordinationParams, DuckDBEngine
 from ..detect import detect_coordination as _detect
+from ..detect.media import store_media_actions
 from ..detect.simtext import store_simtext_actions
 from ..errors import InvalidParams, WorkspaceError
 from ..schema import COORDINATION_CAPS, COORDINATION_EDGES
@@ -74,6 +75,7 @@ def detect_coordination(
     n_null: int | None = None,
     seed: int | None = None,
     simtext_threshold: float | None = None,
+    media_distance: int | None = None,
     threads: int | None = None,
     memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
     progress: Progress | None = None,
@@ -108,6 +110,7 @@ def detect_coordination(
         n_null=n_null,
         seed=seed,
         simtext_threshold=simtext_threshold,
+        media_distance=media_distance,
     )
     resolved = params.resolve()  # fail on bad parameters before any work
     spark_opts = {
@@ -133,6 +136,7 @@ def detect_coordination(
     started = time.time()
     duck = DuckDBEngine(ws.con)
     simtext_info: dict[str, Any] = {}
+    media_info: dict[str, Any] = {}
     with duck.settings(threads=threads, memory_limit=memory_limit):
         st = resolved.simtext_params
         # near-duplicate text objects first, replacing earlier ones (a Spark input
@@ -144,6 +148,14 @@ def detect_coordination(
             with ws.transaction() as con:
                 n = store_simtext_actions(con, st)
             simtext_info = {"actions": n, "seconds": round(time.time() - t0, 3)}
+        mp = resolved.media_params
+        if mp is not None and spark_input is None:  # perceptual-hash media objects, likewise
+            if progress:
+                progress("near-identical media", 0, 1)
+            t0 = time.time()
+            with ws.transaction() as con:
+                n = store_media_actions(con, mp)
+            media_info = {"actions": n, "seconds": round(time.time() - t0, 3)}
         if engine == "spark":
             from ..detect.spark import detect_with_spark
 
@@ -159,7 +171,11 @@ def detect_coordination(
         else:
             result = _detect(duck, "actions", params, progress=progress, materialize=False)
     try:
-        summary = result.summary() | ({"simtext": simtext_info} if simtext_info else {})
+        summary = (
+            result.summary()
+            | ({"simtext": simtext_info} if simtext_info else {})
+            | ({"media": media_info} if media_info else {})
+        )
         seconds = round(time.time() - started, 3)
         with ws.transaction() as con:
             for table in (COORDINATION_EDGES, COORDINATION_CAPS):

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import __version__
-from ..derive import derive_actions_arrow
+from ..derive import derive_actions
 from ..errors import BadInputFile, InputError, StrictModeViolation
 from ..ingest import detect_adapter, get_adapter
 from ..ingest.base import RAW_MAX, Adapter, Bad, Batch, Options
@@ -162,14 +162,19 @@ class _Stage:
         return f"{STAGE_PREFIX}{self.batch}_{table}"
 
     def create(self, con) -> None:  # type: ignore[no-untyped-def]
-        for table in ("posts", "actions", "quarantine"):
-            con.execute(f"CREATE TABLE {self.name(table)} AS SELECT * FROM {table} LIMIT 0")
+        # Staged posts keep their text key (computed in Python while reading) so that
+        # actions are derived once, straight into `actions`, when the file is published.
+        con.execute(
+            f"CREATE TABLE {self.name('posts')} AS SELECT *, ''::VARCHAR AS text_key "
+            "FROM posts LIMIT 0"
+        )
+        con.execute(f"CREATE TABLE {self.name('quarantine')} AS SELECT * FROM quarantine LIMIT 0")
         con.execute(
             f"CREATE TABLE {self.name('accounts')} AS SELECT *, 0::BIGINT AS seq FROM accounts LIMIT 0"
         )
 
     def drop(self, con) -> None:  # type: ignore[no-untyped-def]
-        for table in ("posts", "actions", "quarantine", "accounts"):
+        for table in ("posts", "quarantine", "accounts"):
             con.execute(f"DROP TABLE IF EXISTS {self.name(table)}")
 
 
@@ -241,11 +246,9 @@ def _ingest_one(
                     raise StrictModeViolation(
                         f"{source}: {first} (--strict: nothing from this file was stored)"
                     )
-                stored, valid, new_rows = _store_posts(con, source, stage, posts)
+                stored, valid = _store_posts(con, source, stage, posts)
                 counts["rows_stored"] += stored
                 counts["rows_duplicate"] += valid - stored
-                if stored:
-                    derive_actions_arrow(con, new_rows, stage.name("actions"))
                 _stage_accounts(con, stage, posts, accounts)
             if progress:
                 progress(source, counts["rows_read"])
@@ -258,9 +261,10 @@ def _ingest_one(
             "strict": strict,
         }
         with ws.transaction():
-            n_actions = ws.scalar(f"SELECT count(*) FROM {stage.name('actions')}")
-            for table in ("posts", "actions", "quarantine"):
-                con.execute(f"INSERT INTO {table} SELECT * FROM {stage.name(table)}")
+            staged = stage.name("posts")
+            con.execute(f"INSERT INTO posts SELECT * EXCLUDE (text_key) FROM {staged}")
+            n_actions = derive_actions(con, staged)
+            con.execute(f"INSERT INTO quarantine SELECT * FROM {stage.name('quarantine')}")
             n_accounts = _merge_accounts(con, stage)
             con.execute(
                 "INSERT INTO ingest_log VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -415,17 +419,15 @@ def _quarantine(con, source: str, stage: _Stage, posts: pa.Table, bad: list[Bad]
     return n
 
 
-def _store_posts(
-    con, source: str, stage: _Stage, posts: pa.Table
-) -> tuple[int, int, pa.Table | None]:  # type: ignore[no-untyped-def]
-    """Insert the valid posts not stored before; returns (inserted, valid, the inserted
-    rows with their text keys, for deriving actions).
+def _store_posts(con, source: str, stage: _Stage, posts: pa.Table) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Stage the valid posts not stored before, with their text keys; returns (staged,
+    valid).
 
     Intermediate results go through Arrow, not temp tables: a transaction keeps every
     table it dropped until it commits, so temp tables would make memory grow with the
     size of the file."""
     if not posts.num_rows:
-        return 0, 0, None
+        return 0, 0
     batch_id = stage.batch
     rows = pa.array(np.arange(posts.num_rows, dtype=np.int64))
     chunk = con.from_arrow(posts.append_column("_row", rows))  # a relation: see insert_arrow
@@ -443,7 +445,7 @@ def _store_posts(
         else ""
     )
     # One query from the chunk to the rows to insert: no intermediate result to hold.
-    new_rows = chunk.query(
+    inserted = chunk.query(
         "_chunk",
         f"""
         SELECT * FROM (
@@ -458,11 +460,9 @@ def _store_posts(
         WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.post_id = v.post_id)
           AND NOT EXISTS (SELECT 1 FROM {stage.name("posts")} p WHERE p.post_id = v.post_id)""",
     ).to_arrow_table()
-    if new_rows.num_rows:
-        rel = con.from_arrow(new_rows).query("_new", "SELECT * EXCLUDE (text_key) FROM _new")
-        rel.insert_into(stage.name("posts"))
-    inserted = new_rows.num_rows
-    return inserted, int(valid), new_rows
+    if inserted.num_rows:
+        con.from_arrow(inserted).insert_into(stage.name("posts"))
+    return inserted.num_rows, int(valid)
 
 
 def _stage_accounts(con, stage: _Stage, posts: pa.Table, accounts: list[pa.Table]) -> None:  # type: ignore[no-untyped-def]
