@@ -30,7 +30,9 @@ demo: setup
 	$(BIN)/civicsentry network export $(DEMO)/network.gexf -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry clusters export $(DEMO)/clusters.csv -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry score $(DEMO)/data/truth.csv -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry accounts build -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry warn -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry report $(DEMO)/report.html --cluster 1 -w $(DEMO)/civicsentry.duckdb
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -566,7 +566,12 @@ API_TOKENS = Table(
         _c("token_id", "BIGINT", nullable=False),
         _c("user_id", "BIGINT", "whose rights the token carries", nullable=False),
         _c("name", "VARCHAR", "what the token is for"),
-        _c("token_hash", "VARCHAR", "SHA-256 of the token (the token is shown once)", nullable=False),
+        _c(
+            "token_hash",
+            "VARCHAR",
+            "SHA-256 of the token (the token is shown once)",
+            nullable=False,
+        ),
         _c("prefix", "VARCHAR", "first characters of the token, to recognise it in lists"),
         _c("created_at", "TIMESTAMPTZ", nullable=False),
         _c("expires_at", "TIMESTAMPTZ", "NULL: no expiry"),
@@ -905,7 +910,12 @@ SHARE_EXEMPTIONS = Table(
 STIX_IDS = Table(
     "stix_ids",
     (
-        _c("local_key", "VARCHAR", "what the object stands for, e.g. `cluster:1:4:campaign`", nullable=False),
+        _c(
+            "local_key",
+            "VARCHAR",
+            "what the object stands for, e.g. `cluster:1:4:campaign`",
+            nullable=False,
+        ),
         _c("stix_id", "VARCHAR", "minted once (UUIDv4)", nullable=False),
         _c("created", "TIMESTAMPTZ", nullable=False),
         _c("modified", "TIMESTAMPTZ", "bumped when the object's content changes", nullable=False),

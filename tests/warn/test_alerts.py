@@ -132,5 +132,9 @@ def test_the_python_api_has_the_same_verbs(ws: Workspace, tmp_path) -> None:  # 
     (a,) = ws.alerts()
     assert ws.alert(a["alert_id"])["rule"] == "cluster-new"
     assert ws.triage(a["alert_id"], "dismissed", actor="ana")["status"] == "dismissed"
-    run = rows(ws, "SELECT step, name, params FROM runs WHERE run_id = ?".replace("?", str(s.run_id)))
-    assert run[0]["step"] == "warn" and json.loads(run[0]["params"])["rules"][0]["id"] == "cluster-new"
+    run = rows(
+        ws, "SELECT step, name, params FROM runs WHERE run_id = ?".replace("?", str(s.run_id))
+    )
+    assert (
+        run[0]["step"] == "warn" and json.loads(run[0]["params"])["rules"][0]["id"] == "cluster-new"
+    )
