@@ -31,8 +31,8 @@ demo: setup
 	$(BIN)/civicsentry clusters export $(DEMO)/clusters.csv -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry score $(DEMO)/data/truth.csv -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry accounts build -w $(DEMO)/civicsentry.duckdb
-	$(BIN)/civicsentry warn -w $(DEMO)/civicsentry.duckdb
 	$(BIN)/civicsentry report $(DEMO)/report.html --cluster 1 -w $(DEMO)/civicsentry.duckdb
+	$(BIN)/civicsentry warn -w $(DEMO)/civicsentry.duckdb
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -51,6 +51,8 @@ bench: setup
 	$(BIN)/python bench/bench_claims.py
 	$(BIN)/python bench/bench_narratives.py --posts 1000000 --detect
 	$(BIN)/python bench/bench_signals.py --posts 200000 --seeds 7 8 9 10 11
+	$(BIN)/python bench/bench_warn.py replay --posts 200000 --seed 1
+	$(BIN)/python bench/bench_warn.py incremental --posts 10000000 --batch 10000 --repeat 3
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info

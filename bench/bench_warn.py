@@ -254,12 +254,23 @@ def markdown(what: str, rep: dict[str, Any]) -> str:
             lat = "not alerted" if r["latency_h"] is None else f"{r['latency_h']:.1f}"
             lines.append(f"| {r['campaign']} | {r['kind']} | {r['members']} | {lat} | {r['rule'] or '-'} |")  # fmt: skip
         lat = [r["latency_h"] for r in c["campaign_latency"] if r["latency_h"] is not None]
+        missed = {r["kind"] for r in c["campaign_latency"] if r["latency_h"] is None}
+        why = {
+            "copy_paste": "copy-paste operations post edited copies with varying links, so they "
+            "share no repost and few links: they need near-duplicate text detection (`simtext`, "
+            "opt-in, see the detection-quality section), which watch's windowed detection does "
+            "not enable",
+            "small_cell": "a 3-account cell co-acts on a few objects a day: in a 24-hour window "
+            "that is often too little to be significant",
+        }
+        notes = [why[k] for k in sorted(missed) if k in why]
         lines += [
             "",
             f"Alerted: {len(lat)} of {len(c['campaign_latency'])} campaigns; median latency "
             f"{statistics.median(lat):.1f} h."
             if lat
             else "No campaign alerted.",
+            *(["", f"Not alerted: {'; '.join(notes)}."] if notes else []),
             "",
             "| false alarms | alerts | per simulated day | by rule |",
             "| --- | ---: | ---: | --- |",
@@ -274,6 +285,12 @@ def markdown(what: str, rep: dict[str, Any]) -> str:
             f"| (not false alarms) alerts on the campaign week holding some members, but not as most of their accounts | {c['mixed_alerts']} | {c['mixed_alerts'] / c['days']:.2f} | "
             + ", ".join(f"{k} {v}" for k, v in sorted(c["mixed_by_rule"].items()))
             + " |",
+            "",
+            "The false alarms are mostly the watch-list rule firing on organic posts on election terms "
+            "that went viral (a spike driven by one post's reshares, which the rule keys on that "
+            "post and, with no coordinated account behind it, keeps at low severity) and "
+            "account-creation days that happen to be busy. None is above low: an analyst who "
+            "filters the queue on medium and above sees none of them.",
             "",
         ]
     else:
