@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,6 +128,18 @@ class Workspace:
 
     def next_id(self, table: str, column: str) -> int:
         return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
+
+    def dicts(
+        self, query: str, params: list[Any] | None = None, *, json_columns: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Every row as a dict, with the named JSON-text columns decoded."""
+        rel = self.sql(query, params=params)
+        rows = [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+        for d in rows:
+            for k in json_columns:
+                if isinstance(d.get(k), str):
+                    d[k] = json.loads(d[k])
+        return rows
 
     def scalar(self, query: str, params: list[Any] | None = None) -> Any:
         """The first value of the first row (None when there is no row). Fetches the whole

@@ -199,14 +199,7 @@ def signals_run(ws: Workspace, run_id: int | None = None) -> dict[str, Any]:
 
 
 def _dicts(ws: Workspace, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    rel = ws.sql(sql, params=params)
-    out = []
-    for r in rel.fetchall():
-        d = dict(zip(rel.columns, r, strict=True))
-        if isinstance(d.get("explanation"), str):
-            d["explanation"] = json.loads(d["explanation"])
-        out.append(d)
-    return out
+    return ws.dicts(sql, params, json_columns=("explanation",))
 
 
 def top_accounts(

@@ -235,16 +235,7 @@ def _where(
 
 
 def _rows(ws: Workspace, query: str, params: list[Any]) -> list[dict[str, Any]]:
-    rel = ws.con.execute(query, params)
-    cols = [d[0] for d in rel.description]
-    out = []
-    for r in rel.fetchall():
-        d = dict(zip(cols, r, strict=True))
-        for k in _JSON:
-            if k in d and isinstance(d[k], str):
-                d[k] = json.loads(d[k])
-        out.append(d)
-    return out
+    return ws.dicts(query, params, json_columns=_JSON)
 
 
 def list_alerts(

@@ -417,8 +417,7 @@ def latest_match_run(ws: Workspace, run_id: int | None = None) -> int:
 
 
 def _rows(ws: Workspace, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    rel = ws.sql(sql, params=params)
-    return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+    return ws.dicts(sql, params)
 
 
 def list_claims(

@@ -189,15 +189,7 @@ def clustered_run_id(ws: Workspace, run_id: int | None = None) -> int:
 
 
 def _rows(ws: Workspace, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    rel = ws.sql(sql, params=params)
-    out = []
-    for r in rel.fetchall():
-        d = dict(zip(rel.columns, r, strict=True))
-        for k in JSON_COLUMNS:
-            if isinstance(d.get(k), str):
-                d[k] = json.loads(d[k])
-        out.append(d)
-    return out
+    return ws.dicts(sql, params, json_columns=JSON_COLUMNS)
 
 
 def top_clusters(

@@ -20,8 +20,7 @@ BUCKETS = ("hour", "day", "week")
 
 
 def _rows(ws: Workspace, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    rel = ws.sql(query, params=params)
-    return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+    return ws.dicts(query, params)
 
 
 def has_rows(ws: Workspace, table: str) -> bool:

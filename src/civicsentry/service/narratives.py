@@ -439,15 +439,7 @@ SORTS = {
 
 
 def _rows(ws: Workspace, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    rel = ws.sql(sql, params=params)
-    out = []
-    for r in rel.fetchall():
-        d = dict(zip(rel.columns, r, strict=True))
-        for c in JSON_COLUMNS:
-            if isinstance(d.get(c), str):
-                d[c] = json.loads(d[c])
-        out.append(d)
-    return out
+    return ws.dicts(sql, params, json_columns=JSON_COLUMNS)
 
 
 def list_narratives(

@@ -126,8 +126,7 @@ def _check_account(ws: Workspace, account_id: str) -> None:
 
 
 def _rows(ws: Workspace, query: str, params: list[Any]) -> list[dict[str, Any]]:
-    rel = ws.sql(query, params=params)
-    return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+    return ws.dicts(query, params)
 
 
 def account_data(ws: Workspace, account_id: str, *, actor: str | None = None) -> dict[str, Any]:

@@ -81,8 +81,7 @@ def _digest(secret: str) -> str:
 
 
 def _rows(ws: Workspace, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    rel = ws.sql(query, params=params)
-    return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+    return ws.dicts(query, params)
 
 
 # -- users ---------------------------------------------------------------------------
