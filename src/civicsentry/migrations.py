@@ -48,3 +48,12 @@ def migrate(con: duckdb.DuckDBPyConnection, current: int, target: int) -> None:
 # @step(2)
 # def _add_posts_metrics(con):
 #     con.execute("ALTER TABLE posts ADD COLUMN IF NOT EXISTS likes BIGINT")
+
+
+@step(3)
+def _index_posts_by_account(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 3: an index on ``posts.account_id``. The dashboard's account view and
+    ``/api/posts?account_id=`` read one account's posts; without it every such read
+    scans the whole table (docs/benchmarks.md, `web`, has the measurements)."""
+    for ddl in schema.POSTS.index_ddl():
+        con.execute(ddl)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Kinds of post. A repost re-shares ``parent_post_id`` without new text; a quote
 #: re-shares it with text; a reply answers it.
@@ -40,6 +40,8 @@ class Table:
     since: int = 1
     #: Columns whose values are unique (besides the primary key).
     unique: tuple[str, ...] = ()
+    #: Columns with an (ART) index of their own, for point look-ups by that column.
+    indexes: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -56,7 +58,14 @@ class Table:
             elif c.name in self.unique:
                 spec += " UNIQUE"
             cols.append(spec)
-        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  " + ",\n  ".join(cols) + "\n)"
+        create = f"CREATE TABLE IF NOT EXISTS {self.name} (\n  " + ",\n  ".join(cols) + "\n)"
+        return ";\n".join([create, *self.index_ddl()])
+
+    def index_ddl(self) -> list[str]:
+        return [
+            f'CREATE INDEX IF NOT EXISTS {self.name}_{c}_idx ON {self.name} ("{c}")'
+            for c in self.indexes
+        ]
 
 
 def _c(name: str, type_: str, doc: str = "", *, nullable: bool = True) -> Column:
@@ -89,7 +98,9 @@ POSTS = Table(
         _c("source", "VARCHAR", "file (or stream) and record position it came from"),
         _c("ingest_batch", "BIGINT", "the `ingest_log` run that stored it"),
     ),
-    "One row per post; `post_id` is unique.",
+    "One row per post; `post_id` is unique. Indexed on `account_id` (since schema 3), so "
+    "one account's posts are found without a scan.",
+    indexes=("account_id",),
 )
 
 ACCOUNTS = Table(

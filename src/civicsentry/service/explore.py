@@ -23,12 +23,25 @@ def _rows(ws: Workspace, query: str, params: list[Any] | None = None) -> list[di
     return ws.dicts(query, params)
 
 
+#: (workspace file, table) pairs seen to exist. Tables are created, never dropped, so a
+#: table found once is there for the life of the process: views ask on every request,
+#: and the catalog query costs more than most of their reads.
+_SEEN_TABLES: set[tuple[str, str]] = set()
+
+
+def has_table(ws: Workspace, table: str) -> bool:
+    """True when ``table`` exists in the workspace."""
+    if (ws.path, table) in _SEEN_TABLES:
+        return True
+    exists = bool(ws.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]))
+    if exists and ws.path != ":memory:":  # in-memory workspaces share the name
+        _SEEN_TABLES.add((ws.path, table))
+    return exists
+
+
 def has_rows(ws: Workspace, table: str) -> bool:
     """True when ``table`` exists and holds at least one row (views degrade otherwise)."""
-    exists = ws.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-    )
-    return bool(exists) and bool(ws.scalar(f'SELECT EXISTS (SELECT 1 FROM "{table}")'))
+    return has_table(ws, table) and bool(ws.scalar(f'SELECT EXISTS (SELECT 1 FROM "{table}")'))
 
 
 def volume(ws: Workspace, *, bucket: str | None = None) -> dict[str, Any]:
@@ -85,6 +98,11 @@ def _post_where(
     return ("WHERE " + " AND ".join(conds)) if conds else "", params
 
 
+_POST_COLUMNS = (
+    "post_id, platform, account_id, created_at, kind, parent_post_id, text, lang, urls, hashtags"
+)
+
+
 def search_posts(
     ws: Workspace,
     *,
@@ -98,12 +116,23 @@ def search_posts(
 ) -> list[dict[str, Any]]:
     """Posts matching every filter given (``q``: a case-insensitive substring of the
     text), newest first, with the author's handle."""
-    where, params = _post_where(q, account_id, platform, since, until)
+    where, params = _post_where(q, None, platform, since, until)
+    source = "posts p"
+    if account_id:
+        # One account's posts come through the posts.account_id index (a lone equality
+        # filter, materialised first): under ORDER BY ... LIMIT or next to other
+        # filters, DuckDB plans a scan of the whole table instead. Rows found by the
+        # index are fetched column by column, so only the columns shown are read.
+        source = (
+            f"(WITH m AS MATERIALIZED (SELECT {_POST_COLUMNS} FROM posts WHERE account_id = ?) "
+            "SELECT * FROM m) p"
+        )
+        params = [account_id, *params]
     return _rows(
         ws,
         "SELECT p.post_id, p.platform, p.account_id, a.handle, p.created_at, p.kind, "
         "p.parent_post_id, p.text, p.lang, p.urls, p.hashtags "
-        f"FROM posts p LEFT JOIN accounts a USING (account_id) {where} "
+        f"FROM {source} LEFT JOIN accounts a USING (account_id) {where} "
         f"ORDER BY p.created_at DESC, p.post_id LIMIT {int(limit)} OFFSET {int(offset)}",
         params,
     )
@@ -173,6 +202,23 @@ def account_clusters(ws: Workspace, account_id: str) -> list[dict[str, Any]]:
     )
 
 
+def cluster_summary(ws: Workspace, cluster_id: int, run_id: int | None = None) -> dict[str, Any]:
+    """Run, id, size and suspicion of one cluster (InvalidParams when there is none): the
+    cluster as a link, without reading its members."""
+    rid = _clusters.clustered_run_id(ws, run_id)
+    rows = _rows(
+        ws,
+        "SELECT run_id, cluster_id, size, suspicion FROM clusters "
+        "WHERE run_id = ? AND cluster_id = ?",
+        [rid, int(cluster_id)],
+    )
+    if not rows:
+        raise InvalidParams(
+            f"Run {rid} has no cluster {cluster_id}; `civicsentry clusters list` shows them."
+        )
+    return rows[0]
+
+
 def clustered_network(ws: Workspace, run_id: int) -> str:
     """The network (``multi`` or an object type) the latest clustering of a run used."""
     value = ws.scalar(
@@ -232,7 +278,9 @@ def cluster_network(
     co-action share, handle) and the heaviest ``max_edges`` internal edges of the
     clustered network (significant edges of the ``multi`` network for our semantics)."""
     rid = _clusters.clustered_run_id(ws, run_id)
-    detail = _clusters.cluster_detail(ws, cluster_id, rid)
+    members = _clusters.cluster_members(ws, cluster_id, rid)
+    if not members:  # a cluster has two members or more
+        cluster_summary(ws, cluster_id, rid)  # says so when there is no such cluster
     network = clustered_network(ws, rid)
     nodes = [
         {
@@ -242,18 +290,16 @@ def cluster_network(
             "strength": m["strength"],
             "coaction_share": m["coaction_share"],
         }
-        for m in detail["members"]
+        for m in members
     ]
     edge_sql, params = _internal_edges(rid, network, int(cluster_id))
-    total = int(ws.scalar(f"SELECT count(*) {edge_sql}", params))
-    edges = [
-        {"source": a, "target": b, "weight": w, "types": t}
-        for a, b, w, t in ws.sql(
-            f"SELECT e.account_a, e.account_b, e.weight, e.object_types {edge_sql} "
-            f"ORDER BY e.weight DESC, e.account_a, e.account_b LIMIT {int(max_edges)}",
-            params=params,
-        ).fetchall()
-    ]
+    rows = ws.sql(  # one pass over the edges gives the heaviest and how many in all
+        f"SELECT e.account_a, e.account_b, e.weight, e.object_types, count(*) OVER () "
+        f"{edge_sql} ORDER BY e.weight DESC, e.account_a, e.account_b LIMIT {int(max_edges)}",
+        params=params,
+    ).fetchall()
+    edges = [{"source": a, "target": b, "weight": w, "types": t} for a, b, w, t, _ in rows]
+    total = int(rows[0][4]) if rows else 0
     return {
         "run_id": rid,
         "cluster_id": int(cluster_id),
@@ -312,6 +358,37 @@ def count_signals(
     foreign_only: bool = False,
 ) -> int:
     """Accounts of a signals run matching the filters of ``accounts.top_accounts``."""
+    where, params = _signals_where(run_id, min_score, platform, foreign_only)
+    return int(ws.scalar(f"SELECT count(*) FROM account_signals WHERE {where}", params))
+
+
+def signals_page(
+    ws: Workspace,
+    run_id: int | None,
+    *,
+    min_score: float | None = None,
+    platform: str | None = None,
+    foreign_only: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[tuple[str, float | None]]:
+    """(account id, score) of one page of ``accounts.top_accounts`` (highest score
+    first), read from two columns: sorting these and reading whole rows for one page
+    beats reading every signal of every account of the run, which grows with it."""
+    where, params = _signals_where(run_id, min_score, platform, foreign_only)
+    return [
+        (a, s)
+        for a, s in ws.con.execute(
+            f"SELECT account_id, score FROM account_signals WHERE {where} "
+            f"ORDER BY score DESC NULLS LAST, rank LIMIT {int(limit)} OFFSET {int(offset)}",
+            params,
+        ).fetchall()
+    ]
+
+
+def _signals_where(
+    run_id: int | None, min_score: float | None, platform: str | None, foreign_only: bool
+) -> tuple[str, list[Any]]:
     conds, params = ["run_id = ?"], [run_id]
     if min_score is not None:
         conds.append("score >= ?")
@@ -321,9 +398,7 @@ def count_signals(
         params.append(platform)
     if foreign_only:
         conds.append("foreign_schedule")
-    return int(
-        ws.scalar(f"SELECT count(*) FROM account_signals WHERE {' AND '.join(conds)}", params)
-    )
+    return " AND ".join(conds), params
 
 
 def count_matches(

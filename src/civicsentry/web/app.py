@@ -30,6 +30,7 @@ from ..errors import CivicSentryError
 from ..service import users as _users
 from . import pages
 from .api import router as api_router
+from .audit import AuditWriter
 from .auth import LoginThrottle
 
 log = logging.getLogger("civicsentry")
@@ -109,7 +110,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.workspace is None:  # started again after a shutdown
             app.state.workspace = open_workspace(workspace_path)
+        app.state.audit = AuditWriter(app.state.workspace.con)
         yield
+        app.state.audit.close()  # commits what is pending
+        app.state.audit = None
         app.state.workspace.close()
         app.state.workspace = None
 
@@ -129,6 +133,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.workspace = ws
+    app.state.audit = None  # the lifespan starts the audit writer
     app.state.secure_cookies = secure_cookies
     app.state.login_throttle = LoginThrottle()
 

@@ -3,30 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import duckdb
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from ..api import Workspace
+from .audit import AuditWriter
 
 MAX_LIMIT = 500
 
 
 class RequestWorkspace(Workspace):
     """The app's workspace seen through a cursor of its own: DuckDB connections are not
-    shared between threads, and FastAPI runs each request in a worker thread."""
+    shared between threads, and FastAPI runs each request in a worker thread. Audit
+    entries written outside a transaction go through the app's ``AuditWriter`` (group
+    commit) when it has one."""
 
-    def __init__(self, base: Workspace) -> None:  # no super().__init__: nothing to open
+    def __init__(self, base: Workspace, audit: AuditWriter | None = None) -> None:
+        # no super().__init__: nothing to open
         self.path = base.path
         self.con = base.con.cursor()
         self.con.execute("SET TimeZone = 'UTC'")
+        self._writer = audit
+        self._transactions = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self._transactions += 1
+        try:
+            with super().transaction() as con:
+                yield con
+        finally:
+            self._transactions -= 1
+
+    def audit(self, action: str, detail: dict[str, Any], actor: str | None = None) -> None:
+        if self._writer is None or self._transactions or actor is None:
+            super().audit(action, detail, actor)  # atomic with the change it records
+        else:
+            self._writer.write(action, detail, actor)
 
 
 def get_ws(request: Request) -> Iterator[Workspace]:
-    ws = RequestWorkspace(request.app.state.workspace)
+    ws = RequestWorkspace(request.app.state.workspace, getattr(request.app.state, "audit", None))
     try:
         yield ws
     finally:

@@ -134,10 +134,9 @@ def _alert_cluster(ws: Workspace, alert: dict[str, Any]) -> dict[str, Any] | Non
     if cid is None:
         return None
     try:
-        c = _clusters.cluster_detail(ws, int(cid), ev.get("run_id"))
+        return explore.cluster_summary(ws, int(cid), ev.get("run_id"))
     except (CivicSentryError, ValueError, TypeError):
         return None
-    return {k: c[k] for k in ("run_id", "cluster_id", "size", "suspicion")}
 
 
 def triage(
@@ -228,7 +227,18 @@ def account_list(
         "foreign_only": foreign_only,
     }
     run_id = accounts.latest_signals_run_id(ws)
-    items = accounts.top_accounts(ws, limit=p.limit, offset=p.offset, **filters)
+    rows = explore.signals_page(ws, run_id, limit=p.limit, offset=p.offset, **filters)
+    scores = [s for _, s in rows]
+    # The page's lowest score is a filter DuckDB applies while scanning, so only the
+    # page's rows are read whole (the id list alone is checked row by row afterwards).
+    bound = min(scores) if scores and None not in scores else min_score
+    items = (
+        accounts.top_accounts(
+            ws, account_ids=[a for a, _ in rows], limit=None, **(filters | {"min_score": bound})
+        )
+        if rows
+        else []
+    )
     total = explore.count_signals(ws, run_id, **filters)
     return page(request, items, total, p) | {"computed": True, "filters": filters}
 
@@ -413,10 +423,7 @@ def share_targets(ws: Workspace, user: User) -> dict[str, Any] | None:
     mod = optional("share")
     if mod is None or user.is_partner:
         return None
-    colls = [
-        {"alias": c["alias"], "title": c["title"], "community": c["community"]}
-        for c in mod.list_collections(ws)
-    ]
+    colls = shared.collections(ws)
     return {"collections": colls, "tlp": list(TLP_CHOICES)} if colls else None
 
 

@@ -1,0 +1,88 @@
+"""Group commit of the audit entries requests write: viewing an alert, a cluster or an
+account is recorded in ``audit_log``, and at 20 concurrent clients one commit (and one
+WAL sync) per view costs more than the view's reads.
+
+Requests hand their entry to one writer thread and wait until it is committed, so an
+answered request is always in the log (durable, as before); entries arriving while
+the writer commits go together in its next transaction. Entries written inside a
+transaction (triage, sharing, user changes) stay in that transaction: atomic with the
+change they record (``deps.RequestWorkspace.audit``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+log = logging.getLogger("civicsentry")
+
+
+@dataclass
+class _Entry:
+    row: tuple[datetime, str, str, str]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class AuditWriter:
+    """Writes audit entries through a connection of its own, many per transaction."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con.cursor()
+        self._pending: list[_Entry] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="civicsentry-audit", daemon=True)
+        self._thread.start()
+
+    def write(self, action: str, detail: dict[str, Any], actor: str) -> None:
+        """Store one entry (timestamped now); returns once it is committed."""
+        entry = _Entry(
+            (datetime.now(UTC), actor, action, json.dumps(detail, default=str, sort_keys=True))
+        )
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the audit writer is closed")
+            self._pending.append(entry)
+            self._cond.notify()
+        entry.done.wait()
+        if entry.error is not None:
+            raise entry.error
+
+    def close(self) -> None:
+        """Commit what is pending and stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+        self._con.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if not self._pending:
+                    return  # closed, nothing left
+                batch, self._pending = self._pending, []
+            try:
+                self._con.execute("BEGIN TRANSACTION")
+                self._con.executemany(
+                    "INSERT INTO audit_log VALUES (?, ?, ?, ?)", [e.row for e in batch]
+                )
+                self._con.execute("COMMIT")
+            except Exception as e:  # handed to every waiting request, which fails with it
+                log.exception("audit entries could not be written")
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute("ROLLBACK")
+                for entry in batch:
+                    entry.error = e
+            for entry in batch:
+                entry.done.set()
