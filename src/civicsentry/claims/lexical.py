@@ -17,9 +17,26 @@ from scipy import sparse
 
 from ..narratives.embed import clean
 
-__all__ = ["LexicalIndex", "clean", "pair_dot", "words"]
+__all__ = ["LexicalIndex", "clean", "clean_post", "pair_dot", "words"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# The signature of a copied embedded tweet: "— Name (@handle) March 3, 2019". The name
+# says who is quoted (claims often are "X said ..."); handle and date say nothing.
+_SIGNATURE = re.compile(r"(?:[—–]|--)\s*([^—–()]{0,60}?)\s*\(@\w+\)[^()—–@]{0,25}$")
+_TAG = re.compile(r"(?:#|(?<!\w)@)(\w+)")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
+
+
+def clean_post(text: str | None) -> str:
+    """A post as matching sees it: the embedded-tweet signature reduced to the quoted
+    name, hashtags and mentions split into words ("#StopTheSteal" -> "Stop The Steal",
+    "@realDonaldTrump" -> "real Donald Trump"), then ``clean`` (links, retweet markers
+    removed)."""
+    if not text:
+        return ""
+    text = _SIGNATURE.sub(r" \1", text)
+    text = _TAG.sub(lambda m: " " + _CAMEL.sub(" ", m.group(1)).replace("_", " ") + " ", text)
+    return clean(text)
 
 
 def words(text: str) -> list[str]:

@@ -2,22 +2,23 @@
 
 Method (docs/narratives.md, "Claim matching"):
 
-1. Retrieval: for each post, the ``candidates`` best claims by BM25 and the
-   ``candidates`` best by embedding cosine (claim text or review title, whichever is
-   closer). Their union is scored.
-2. Features of a (post, claim) pair, each comparable across claim collections:
-   ``embedding`` (cosine), ``bm25`` (BM25 divided by the claim's score against itself),
-   ``cover`` (idf-weighted share of the claim's words found in the post),
-   ``post_cover`` (the same from the post's side), ``chars`` (cosine of character
-   3-5-gram TF-IDF), and the cosine and BM25 each multiplied by the pair's reciprocal
-   rank among the post's candidates (a rank alone means nothing on a small collection).
-3. Ranking: a logistic regression over those features (``model.json``, fitted on the
-   CLEF-2020 CheckThat! task 2 training tweets by ``bench/bench_claims.py --train``).
-4. Decision, with thresholds calibrated on a hand-written multilingual calibration set
+1. Retrieval: posts are read through ``lexical.clean_post``; for each post, the
+   ``candidates`` best claims by BM25 (claim text + review title), by USE cosine and by
+   e5 cosine (claim text or title, whichever is closer). Their union is scored.
+2. Features of a (post, claim) pair (``FEATURES``): the cosines of both embedders with
+   text, title and the better of the two; BM25 normalised by the claim's self-score and
+   by the post's weight; title BM25; idf-weighted coverage both ways; character
+   3-5-gram TF-IDF cosine; shared numbers; and for most signals the pair's reciprocal
+   rank among the post's candidates (scaled by the value) and its gap to the best.
+3. Ranking: a standardised logistic regression over all features (``model.json``,
+   fitted on the CLEF-2020 CheckThat! task 2 training tweets by
+   ``bench/bench_claims.py --train``; the design chosen by cross-validation on train).
+4. Decision: a second logistic regression over the absolute features only
+   (``DECISION_FEATURES``: ranks and gaps mean nothing on a small collection), with
+   thresholds calibrated on a hand-written multilingual calibration set
    (``tests/claims/data/calibration_set.json``; the test set is another): a pair is a
-   match when the fused probability reaches ``threshold`` and the cosine
-   ``min_embedding`` (method ``hybrid``: same words *and* same meaning, so a post on the
-   same topic saying something else does not pass), or when the cosine alone reaches
+   match when its probability reaches ``threshold`` and the USE cosine
+   ``min_embedding`` (method ``hybrid``), or when the USE cosine alone reaches
    ``embedding_threshold`` (method ``embedding``: a translation shares no words).
    ``mode="lexical"`` / ``"embedding"`` rank and decide on one signal only (ablations).
 
@@ -40,39 +41,72 @@ import numpy as np
 from ..errors import InvalidParams
 from .lexical import LexicalIndex, clean, pair_dot, words
 
+#: Embedders whose cosines are features: USE (translations) and e5 (rewordings).
+EMBEDDERS = ("use", "e5")
+_MORE_RANKS = ("chars", "e5_title", "use_title", "bm25_title", "e5_text", "use_text", "cover")
+_MORE_GAPS = ("chars", "e5_text", "e5_title")
 FEATURES = (
-    "embedding",
+    "embedding",  # USE cosine, claim text or title, whichever is closer
+    "use_text",
+    "use_title",
+    "e5",
+    "e5_text",
+    "e5_title",
     "bm25",
+    "bm25_query",
+    "bm25_title",
     "cover",
     "post_cover",
     "chars",
+    "numbers",
     "embedding_x_rank",
+    "e5_x_rank",
     "bm25_x_rank",
+    "embedding_gap",
+    "e5_gap",
+    "bm25_gap",
+    # the other signals' ranks (scaled) and gaps: chosen by cross-validation on train
+    *(f"{n}_x_rank" for n in _MORE_RANKS),
+    *(f"{n}_gap" for n in _MORE_GAPS),
 )
 MODES = ("hybrid", "lexical", "embedding")
 
 
+#: What the match decision reads: the absolute features only. Ranks and gaps order a
+#: post's candidates well on 10,000 claims, but on a workspace's 50 the best candidate
+#: of an unrelated post has rank 1 and gap 0 all the same.
+DECISION_FEATURES = FEATURES[:13]
+
+
+def _logistic(x: np.ndarray, w: dict[str, Any]) -> np.ndarray:
+    z = (x - np.asarray(w["mean"])) / np.asarray(w["scale"])
+    return 1.0 / (1.0 + np.exp(-(z @ np.asarray(w["coef"]) + w["intercept"])))
+
+
 @dataclass(frozen=True)
 class FusionModel:
-    """The logistic fusion and its calibrated thresholds (see model.json)."""
+    """The ranking and decision logistic regressions and the calibrated thresholds
+    (model.json; each model: standardisation ``mean``/``scale``, ``coef``, ``intercept``)."""
 
-    coef: tuple[float, ...]
-    intercept: float
-    threshold: float  # on the fused probability ...
+    ranker: dict[str, Any]  # over FEATURES: orders a post's candidates
+    decider: dict[str, Any]  # over DECISION_FEATURES: is the pair a match?
+    threshold: float  # on the decision probability ...
     min_embedding: float  # ... for a pair whose cosine is at least this
     embedding_threshold: float  # on the cosine alone
     embedding_coef: tuple[float, float]  # logistic of the cosine alone: (slope, intercept)
-    lexical_threshold: float  # on `bm25` alone (lexical-only mode)
+    lexical_threshold: float  # on `bm25_query` alone (lexical-only mode)
     trained_on: str = ""
 
     @staticmethod
     def load() -> FusionModel:
         raw = json.loads(resources.files(__package__).joinpath("model.json").read_text("utf-8"))
-        if tuple(raw["features"]) != FEATURES:
+        if tuple(raw["features"]) != FEATURES or len(raw["decider"]["coef"]) != len(
+            DECISION_FEATURES
+        ):
             raise InvalidParams("claims/model.json does not match the matcher's features.")
         return FusionModel(
-            tuple(raw["coef"]),
-            float(raw["intercept"]),
+            raw["ranker"],
+            raw["decider"],
             float(raw["threshold"]),
             float(raw["min_embedding"]),
             float(raw["embedding_threshold"]),
@@ -81,35 +115,55 @@ class FusionModel:
             str(raw.get("trained_on", "")),
         )
 
-    def probability(self, x: np.ndarray) -> np.ndarray:
-        """The fused probability, and where the cosine alone says more, its probability:
-        a translation has no words in common with the claim, yet is a repeat."""
-        fused = 1.0 / (1.0 + np.exp(-(x @ np.asarray(self.coef) + self.intercept)))
-        a, b = self.embedding_coef
-        semantic = 1.0 / (1.0 + np.exp(-(a * x[:, 0] + b)))
-        return np.maximum(fused, semantic)
+    def rank_score(self, x: np.ndarray) -> np.ndarray:
+        return _logistic(x, self.ranker)
 
     def fused(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(x @ np.asarray(self.coef) + self.intercept)))
+        """The decision probability of each pair (absolute features only)."""
+        return _logistic(x[:, : len(DECISION_FEATURES)], self.decider)
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """The decision probability, and where the cosine alone says more, its
+        probability: a translation has no words in common with the claim, yet is a repeat."""
+        a, b = self.embedding_coef
+        semantic = 1.0 / (1.0 + np.exp(-(a * x[:, 0] + b)))
+        return np.maximum(self.fused(x), semantic)
 
 
 class ClaimIndex:
-    """Everything about the claims that matching needs, built once per run."""
+    """Everything about the claims that matching needs, built once per run.
+
+    ``vecs`` maps each of ``EMBEDDERS`` to (claim text vectors, title vectors). A claim
+    without a title (a zero title vector) stands in for its own title, so the title
+    features mean the same with and without one."""
 
     def __init__(
         self,
         texts: Sequence[str],
         titles: Sequence[str | None],
-        vecs: np.ndarray,
-        title_vecs: np.ndarray,
+        vecs: dict[str, tuple[np.ndarray, np.ndarray]],
     ) -> None:
         self.texts = list(texts)
-        self.lex = LexicalIndex([f"{t} {ti or ''}" for t, ti in zip(texts, titles, strict=True)])
-        self.vecs = vecs
-        self.title_vecs = title_vecs
+        docs = [f"{t} {ti or ''}" for t, ti in zip(texts, titles, strict=True)]
+        self.lex = LexicalIndex(docs)
+        self.lex_title = LexicalIndex([ti or t for t, ti in zip(texts, titles, strict=True)])
+        self.vecs = {}
+        for name, (cv, tv) in vecs.items():
+            missing = ~np.any(tv != 0, axis=1)
+            tv = np.where(missing[:, None], cv, tv)
+            self.vecs[name] = (cv, tv)
+        self.numbers = [_numbers(d) for d in docs]
 
     def __len__(self) -> int:
         return len(self.texts)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def _numbers(text: str) -> frozenset[str]:
+    """Numbers of a text ("1,000" and "1000" alike; years, counts, percentages)."""
+    return frozenset(m.replace(",", "") for m in _NUMBER.findall(text))
 
 
 @dataclass
@@ -119,7 +173,7 @@ class Candidates:
     post: np.ndarray  # row in the chunk
     claim: np.ndarray  # row in the index
     x: np.ndarray  # pairs × FEATURES
-    score: np.ndarray  # what ranks them in the chosen mode (hybrid: the fused probability)
+    score: np.ndarray  # what ranks them in the chosen mode (hybrid: the ranker's score)
 
     def feature(self, name: str) -> np.ndarray:
         return self.x[:, FEATURES.index(name)]
@@ -142,17 +196,25 @@ def _rrank(post: np.ndarray, value: np.ndarray) -> np.ndarray:
     return 1.0 / rank
 
 
+def _gap(post: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
+    """How far each pair's value is below the best of its post's pairs (0 for the best)."""
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, post, value)
+    return value - best[post]
+
+
 def candidates(
     index: ClaimIndex,
     texts: Sequence[str],
-    vecs: np.ndarray,
+    vecs: dict[str, np.ndarray],
     *,
     k: int = 20,
     mode: str = "hybrid",
     model: FusionModel | None = None,
 ) -> Candidates:
     """Retrieve and score candidate claims for a chunk of post texts (already cleaned
-    with ``lexical.clean``) and their embeddings."""
+    with ``lexical.clean_post``) and their embeddings (``vecs``: one matrix per
+    embedder of ``EMBEDDERS``)."""
     if mode not in MODES:
         raise InvalidParams(f"--method is one of {', '.join(MODES)}, not {mode!r}.")
     n = len(texts)
@@ -162,46 +224,82 @@ def candidates(
         )
     q = index.lex.queries(texts)
     bm25 = (q @ index.lex.bm25.T).toarray()
-    cos = vecs @ index.vecs.T
-    cos = np.maximum(cos, vecs @ index.title_vecs.T)
+    cos: dict[str, np.ndarray] = {}
+    for name in EMBEDDERS:
+        cv, tv = index.vecs[name]
+        cos[name + "_text"] = vecs[name] @ cv.T
+        cos[name + "_title"] = vecs[name] @ tv.T
+    use = np.maximum(cos["use_text"], cos["use_title"])
+    e5 = np.maximum(cos["e5_text"], cos["e5_title"])
     parts = []
     if mode in ("hybrid", "lexical"):
         parts.append(_top(bm25, k))
     if mode in ("hybrid", "embedding"):
-        parts.append(_top(cos, k))
+        parts.append(_top(use, k))
+        parts.append(_top(e5, k))
     pi = np.concatenate([p[0] for p in parts])
     cj = np.concatenate([p[1] for p in parts])
     key = np.unique(pi.astype(np.int64) * len(index) + cj)
     pi, cj = key // len(index), key % len(index)
-    emb = cos[pi, cj]
-    bm = bm25[pi, cj] / np.maximum(index.lex.self_score[cj], 1e-9)
-    cover = pair_dot(q, index.lex.cover, pi, cj)
     qw = q.multiply(index.lex.idf[None, :]).tocsr()
     # Words the claims never use count in the post's total with the highest idf.
     unknown = np.array([len(set(words(t))) for t in texts]) - np.diff(q.indptr)
     qtot = np.asarray(qw.sum(axis=1)).ravel() + unknown * index.lex.idf_unknown
+    bm = np.minimum(bm25[pi, cj] / np.maximum(index.lex.self_score[cj], 1e-9), 2.0)
+    # BM25 over the post's own weight: long claims are not penalised as in `bm`.
+    bmq = bm25[pi, cj] / np.maximum(qtot[pi], 1e-9)
+    qt = index.lex_title.queries(texts)
+    bmt = pair_dot(qt, index.lex_title.bm25, pi, cj) / np.maximum(
+        index.lex_title.self_score[cj], 1e-9
+    )
+    cover = pair_dot(q, index.lex.cover, pi, cj)
     present = index.lex.cover.copy()
     present.data[:] = 1.0
     post_cover = pair_dot(qw, present.tocsr(), pi, cj) / np.maximum(qtot[pi], 1e-9)
     chars = pair_dot(index.lex.char_queries(texts), index.lex.char_docs, pi, cj)
-    # Ranks among a post's candidates say much on a large collection, nothing on their
-    # own: they enter scaled by the absolute score they rank.
-    bm = np.minimum(bm, 2.0)
+    post_numbers = [_numbers(t) for t in texts]
+    numbers = np.array(
+        [
+            len(index.numbers[j] & post_numbers[i]) / len(index.numbers[j])
+            if index.numbers[j]
+            else 0.0
+            for i, j in zip(pi.tolist(), cj.tolist(), strict=True)
+        ]
+    )
+    emb, e5p = use[pi, cj], e5[pi, cj]
+    # Ranks and gaps among a post's candidates say much on a large collection, nothing
+    # on their own: ranks enter scaled by the absolute score they rank.
     x = np.column_stack(
         [
             emb,
+            cos["use_text"][pi, cj],
+            cos["use_title"][pi, cj],
+            e5p,
+            cos["e5_text"][pi, cj],
+            cos["e5_title"][pi, cj],
             bm,
+            bmq,
+            np.minimum(bmt, 2.0),
             cover,
             post_cover,
             chars,
+            numbers,
             emb * _rrank(pi, emb),
-            np.minimum(bm, 1.0) * _rrank(pi, bm),
+            e5p * _rrank(pi, e5p),
+            np.minimum(bm, 1.0) * _rrank(pi, bmq),
+            _gap(pi, emb, n),
+            _gap(pi, e5p, n),
+            _gap(pi, bmq, n),
         ]
     )
+    col = {name: x[:, i] for i, name in enumerate(FEATURES[: x.shape[1]])}
+    more = [col[m] * _rrank(pi, col[m]) for m in _MORE_RANKS]
+    more += [_gap(pi, col[m], n) for m in _MORE_GAPS]
+    x = np.column_stack([x, *more])
     if mode == "hybrid":
-        score = (model or FusionModel.load()).fused(x)
+        score = (model or FusionModel.load()).rank_score(x)
     elif mode == "lexical":
-        score = x[:, FEATURES.index("bm25")]
+        score = bmq
     else:
         score = emb
     return Candidates(pi, cj, x, score)

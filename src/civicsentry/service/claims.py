@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import __version__
+from ..claims.e5 import e5_embedder
 from ..claims.importers import ClaimRecord, read_file
-from ..claims.lexical import clean
+from ..claims.lexical import clean_post
 from ..claims.match import (
     MODES,
     ClaimIndex,
@@ -43,7 +44,7 @@ from ..store import Workspace
 
 RUN_STEP, RUN_NAME = "match", "claims"
 SUFFIXES = (".json", ".jsonl", ".jsonld", ".ndjson", ".html", ".htm")
-_CHUNK = 2048  # distinct post texts scored at once
+_CHUNK = 512  # distinct post texts scored at once (dense posts × claims score matrices)
 Progress = Callable[[str, int, int], None]
 
 
@@ -184,9 +185,10 @@ def _embed(
     )
 
 
-def claim_index(ws: Workspace, embedder: Embedder | None = None) -> tuple[list[str], ClaimIndex]:
+def claim_index(
+    ws: Workspace, embedder: Embedder | None = None, progress: Progress | None = None
+) -> tuple[list[str], ClaimIndex]:
     """Claim ids and the matching index of every claim in the workspace."""
-    emb = embedder or get_embedder()
     rows = ws.con.execute(
         "SELECT claim_id, claim_text, title FROM claims ORDER BY claim_id"
     ).fetchall()
@@ -195,11 +197,14 @@ def claim_index(ws: Workspace, embedder: Embedder | None = None) -> tuple[list[s
             "No claims to match against: import fact-checks first (`civicsentry claims import`)."
         )
     ids = [r[0] for r in rows]
-    vecs, _ = _embed(ws, [r[1] for r in rows], emb, None, "claims")
     titles = [r[2] for r in rows]
-    tvecs, _ = _embed(ws, [t or "" for t in titles], emb, None, "claims")
-    tvecs[[not t for t in titles]] = 0.0
-    return ids, ClaimIndex([r[1] for r in rows], titles, vecs, tvecs)
+    vecs = {}
+    for name, emb in (("use", embedder or get_embedder()), ("e5", e5_embedder("passage"))):
+        cv, _ = _embed(ws, [r[1] for r in rows], emb, progress, f"claims ({name})")
+        tv, _ = _embed(ws, [t or "" for t in titles], emb, progress, f"claim titles ({name})")
+        tv[[not t for t in titles]] = 0.0  # ClaimIndex puts the claim text in their place
+        vecs[name] = (cv, tv)
+    return ids, ClaimIndex([r[1] for r in rows], titles, vecs)
 
 
 def match_claims(
@@ -222,7 +227,7 @@ def match_claims(
     started = time.time()
     model = FusionModel.load()
     embedder = get_embedder()
-    ids, index = claim_index(ws, embedder)
+    ids, index = claim_index(ws, embedder, progress)
     posts = ws.con.sql(
         "SELECT post_id, text FROM posts WHERE kind <> 'repost' AND text IS NOT NULL"
     ).to_arrow_table()
@@ -237,18 +242,29 @@ def match_claims(
     first = np.full(n_keys, len(key_of_post), np.int64)
     np.minimum.at(first, key_of_post, np.arange(len(key_of_post)))
     texts = posts.column("text").take(pa.array(first)).to_pylist()
-    vec, embedded = cached_embeddings(
-        ws.con,
-        enc.dictionary.to_pylist(),
-        texts,
-        embedder=embedder,
-        progress=(lambda d, t: progress("embedding", d, t)) if progress else None,
-    )
+    # Matching reads a post as ``clean_post`` leaves it (hashtags split, an embedded
+    # tweet's signature reduced to the name); cached under that text's own key.
+    cleaned = [clean_post(t) for t in texts]
+    ckeys = [text_key(t) or "\x00" for t in cleaned]
+    vec: dict[str, np.ndarray] = {}
+    embedded = 0
+    for name, emb in (("use", embedder), ("e5", e5_embedder("query"))):
+        vec[name], fresh = cached_embeddings(
+            ws.con,
+            ckeys,
+            cleaned,
+            embedder=emb,
+            progress=(lambda d, t, n=name: progress(f"embedding ({n})", d, t))
+            if progress
+            else None,
+        )
+        embedded = max(embedded, fresh)
     idf = dict(zip(index.lex.vocab, index.lex.idf.tolist(), strict=True))
     found: list[tuple[int, int, float, str, int, int, float, float]] = []
     for s in range(0, n_keys, _CHUNK):
-        chunk = [clean(t) for t in texts[s : s + _CHUNK]]
-        c = candidates(index, chunk, vec[s : s + _CHUNK], k=candidates_k, mode=method, model=model)
+        chunk = cleaned[s : s + _CHUNK]
+        part = {name: v[s : s + _CHUNK] for name, v in vec.items()}
+        c = candidates(index, chunk, part, k=candidates_k, mode=method, model=model)
         kept, methods = decide(c, method, model, threshold=threshold)
         cover, cos = c.feature("cover"), c.feature("embedding")
         prob = model.probability(c.x) if method == "hybrid" else c.score
@@ -281,7 +297,7 @@ def match_claims(
         "threshold": model.threshold if threshold is None else threshold,
         "max_per_post": max_per_post,
         "urls": urls,
-        "embedding_model": embedder.model,
+        "embedding_model": [embedder.model, e5_embedder("query").model],
         "model": summary_of(model),
     }
     con = ws.con
@@ -386,7 +402,7 @@ def _spans(
         sents = sentences(text)
         if method == "embedding" and len(sents) > 1:
             sv = embedder.encode([text[s:e] for s, e in sents])
-            best = int(np.argmax(sv @ index.vecs[claim]))
+            best = int(np.argmax(sv @ index.vecs["use"][0][claim]))
             s, e = sents[best]
         else:
             s, e, _ = lexical_span(text, index.texts[claim], idf)
