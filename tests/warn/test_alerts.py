@@ -8,7 +8,7 @@ import json
 import pytest
 
 import civicsentry
-from civicsentry.errors import InvalidParams
+from civicsentry.errors import InvalidParams, SchemaVersionMismatch
 from civicsentry.service import alerts as service
 from civicsentry.store import Workspace
 from tests.conftest import rows
@@ -112,13 +112,18 @@ def test_triage_follows_the_lifecycle_and_records_who_and_why(ws: Workspace) -> 
         service.triage(ws, aid, status="done", actor="ana")
 
 
-def test_a_workspace_from_before_alerts_reads_as_empty(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_workspace_from_before_alerts_gets_them_on_open(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The service reads the alert tables without asking whether they exist: opening a
+    # schema-1 workspace (made before them) creates them, and a read-only open refuses it.
     path = tmp_path / "old.duckdb"
     with civicsentry.open(path) as ws:
-        ws.con.execute("DROP TABLE alerts")
-    with civicsentry.open(path, read_only=True) as ws:
+        for table in ("alert_notifications", "alert_events", "alerts"):
+            ws.con.execute(f"DROP TABLE {table}")
+        ws.con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaVersionMismatch, match="civicsentry migrate"):
+        civicsentry.open(path, read_only=True)
+    with civicsentry.open(path) as ws:
         assert service.list_alerts(ws) == [] and service.count_alerts(ws) == 0
-    with civicsentry.open(path) as ws:  # raising creates the tables
         assert raise_one(ws) == 1
 
 

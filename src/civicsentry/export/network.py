@@ -102,29 +102,13 @@ def network_data(
     view = "_cs_export_edges"
     ws.con.register(view, edges)
     try:
-        nodes = ws.sql(_nodes_sql(ws, view), params=[rid]).to_arrow_table()
+        nodes = ws.sql(_nodes_sql(view), params=[rid]).to_arrow_table()
     finally:
         ws.con.unregister(view)
     return NetworkData(rid, net, semantics, _with_top_objects(ws, nodes, rid), edges)
 
 
-def _nodes_sql(ws: Workspace, edges: str) -> str:
-    clustered = ws.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'cluster_members'"
-    )
-    cluster_cols = (
-        "m.cluster_id AS cluster, c.size AS cluster_size, c.suspicion AS cluster_suspicion, "
-        "m.coaction_share"
-        if clustered
-        else "CAST(NULL AS BIGINT) AS cluster, CAST(NULL AS BIGINT) AS cluster_size, "
-        "CAST(NULL AS DOUBLE) AS cluster_suspicion, CAST(NULL AS DOUBLE) AS coaction_share"
-    )
-    cluster_join = (
-        "LEFT JOIN cluster_members m ON m.run_id = ? AND m.account_id = d.account_id "
-        "LEFT JOIN clusters c ON c.run_id = m.run_id AND c.cluster_id = m.cluster_id"
-        if clustered
-        else "LEFT JOIN (SELECT ? AS run_id) m ON false"
-    )
+def _nodes_sql(edges: str) -> str:
     return f"""
     WITH d AS (
       SELECT account_id, count(*) AS degree, CAST(sum(weight) AS DOUBLE) AS strength
@@ -132,9 +116,12 @@ def _nodes_sql(ws: Workspace, edges: str) -> str:
             UNION ALL SELECT account_b, weight FROM {edges})
       GROUP BY account_id
     )
-    SELECT d.account_id, a.handle, a.display_name, {cluster_cols},
+    SELECT d.account_id, a.handle, a.display_name, m.cluster_id AS cluster,
+           c.size AS cluster_size, c.suspicion AS cluster_suspicion, m.coaction_share,
            CAST(d.degree AS BIGINT) AS degree, d.strength
-    FROM d LEFT JOIN accounts a ON a.account_id = d.account_id {cluster_join}
+    FROM d LEFT JOIN accounts a ON a.account_id = d.account_id
+    LEFT JOIN cluster_members m ON m.run_id = ? AND m.account_id = d.account_id
+    LEFT JOIN clusters c ON c.run_id = m.run_id AND c.cluster_id = m.cluster_id
     ORDER BY d.account_id
     """
 

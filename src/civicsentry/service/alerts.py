@@ -32,7 +32,6 @@ import duckdb
 
 from .. import __version__
 from ..errors import InvalidParams
-from ..schema import ALERT_EVENTS, ALERT_NOTIFICATIONS, ALERTS
 from ..store import Workspace
 from ..warn import Context, RuleSet, evaluate_rules, load_rules
 from ..warn.evaluate import data_now
@@ -64,12 +63,6 @@ class Raised:
     severity: str
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the alert tables in a workspace made before they existed."""
-    for table in (ALERTS, ALERT_EVENTS):
-        con.execute(table.ddl())
-
-
 def raise_alert(
     ws: Workspace,
     *,
@@ -86,7 +79,6 @@ def raise_alert(
     ``evidence`` should hold the post ids, accounts, objects, ``time_range``
     (``{"from": ..., "to": ...}``) and the numbers that fired the rule."""
     with ws.transaction() as con:
-        ensure_tables(con)
         result = upsert_alert(
             con,
             rule=rule,
@@ -201,12 +193,6 @@ def _event(
 # -- reading -----------------------------------------------------------------------------
 
 
-def _has_alerts(ws: Workspace) -> bool:
-    return bool(
-        ws.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'alerts'")
-    )
-
-
 def _where(
     status: str | Sequence[str] | None,
     severity: str | Sequence[str] | None,
@@ -250,8 +236,6 @@ def list_alerts(
     """Alerts, most recently raised first; each filter takes one value or a list.
     ``evidence`` and ``disarm`` come back parsed."""
     where, params = _where(status, severity, rule)
-    if not _has_alerts(ws):
-        return []
     page = ""
     if limit is not None:
         page = " LIMIT ? OFFSET ?"
@@ -273,19 +257,13 @@ def count_alerts(
 ) -> int:
     """How many alerts ``list_alerts`` would give without a limit."""
     where, params = _where(status, severity, rule)
-    if not _has_alerts(ws):
-        return 0
     return int(ws.scalar(f"SELECT count(*) FROM alerts{where}", params))
 
 
 def get_alert(ws: Workspace, alert_id: int) -> dict[str, Any]:
     """One alert with its ``events`` (oldest first) and the names of its DISARM
     techniques (``disarm_names``)."""
-    found = (
-        _rows(ws, "SELECT * FROM alerts WHERE alert_id = ?", [int(alert_id)])
-        if _has_alerts(ws)
-        else []
-    )
+    found = _rows(ws, "SELECT * FROM alerts WHERE alert_id = ?", [int(alert_id)])
     if not found:
         raise InvalidParams(f"No alert {alert_id}; `civicsentry alerts list` shows them.")
     alert = found[0]
@@ -314,7 +292,6 @@ def triage(
     if not actor:
         raise InvalidParams("Triage needs an actor (who made the change).")
     with ws.transaction() as con:
-        ensure_tables(con)
         row = con.execute(
             "SELECT status FROM alerts WHERE alert_id = ?", [int(alert_id)]
         ).fetchall()
@@ -416,8 +393,6 @@ def evaluate(
     touched: list[dict[str, Any]] = []
     queued = 0
     with ws.transaction() as con:
-        ensure_tables(con)
-        con.execute(ALERT_NOTIFICATIONS.ddl())
         run_id = ws.next_id("runs", "run_id")
         for o in outcomes:
             counts = {"raised": 0, "updated": 0, "unchanged": 0}

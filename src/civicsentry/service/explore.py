@@ -23,25 +23,11 @@ def _rows(ws: Workspace, query: str, params: list[Any] | None = None) -> list[di
     return ws.dicts(query, params)
 
 
-#: (workspace file, table) pairs seen to exist. Tables are created, never dropped, so a
-#: table found once is there for the life of the process: views ask on every request,
-#: and the catalog query costs more than most of their reads.
-_SEEN_TABLES: set[tuple[str, str]] = set()
-
-
-def has_table(ws: Workspace, table: str) -> bool:
-    """True when ``table`` exists in the workspace."""
-    if (ws.path, table) in _SEEN_TABLES:
-        return True
-    exists = bool(ws.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]))
-    if exists and ws.path != ":memory:":  # in-memory workspaces share the name
-        _SEEN_TABLES.add((ws.path, table))
-    return exists
-
-
 def has_rows(ws: Workspace, table: str) -> bool:
-    """True when ``table`` exists and holds at least one row (views degrade otherwise)."""
-    return has_table(ws, table) and bool(ws.scalar(f'SELECT EXISTS (SELECT 1 FROM "{table}")'))
+    """True when the schema table ``table`` holds at least one row (views degrade
+    otherwise). Opening a workspace creates or migrates every schema table, so only
+    emptiness is a real case here."""
+    return bool(ws.scalar(f'SELECT EXISTS (SELECT 1 FROM "{table}")'))
 
 
 def volume(ws: Workspace, *, bucket: str | None = None) -> dict[str, Any]:

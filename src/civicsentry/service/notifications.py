@@ -78,10 +78,6 @@ def deliver_pending(
 ) -> dict[str, int]:
     """Deliver queued notifications (also those a crash left queued) and record the
     outcome of each: sent, or failed with the error after the channel's retries."""
-    if not ws.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'alert_notifications'"
-    ):
-        return {}
     rows = ws.con.execute(
         "SELECT notification_id, alert_id, channel, event, attempts FROM alert_notifications "
         "WHERE status = 'pending' ORDER BY notification_id"
@@ -118,10 +114,6 @@ def deliver_pending(
 
 def notifications(ws: Workspace, *, alert_id: int | None = None) -> list[dict[str, Any]]:
     """Notifications, newest first (all, or one alert's)."""
-    if not ws.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'alert_notifications'"
-    ):
-        return []
     where, params = ("WHERE alert_id = ?", [int(alert_id)]) if alert_id is not None else ("", [])
     rel = ws.con.execute(
         f"SELECT * FROM alert_notifications {where} ORDER BY notification_id DESC", params

@@ -21,7 +21,7 @@ from typing import Any
 from .. import __version__
 from ..errors import CivicSentryError, InvalidParams
 from ..share import checks, collections, disarm, pseudonym, records, tlp
-from ..share.evidence import Account, ClusterEvidence, Evidence, cluster_evidence, has_table
+from ..share.evidence import Account, ClusterEvidence, Evidence, cluster_evidence
 from ..share.stix import ACCOUNT_EXTENSION, Producer, Rendering, account_type, build_bundle
 from ..store import Workspace
 
@@ -92,8 +92,6 @@ def export_share(
         raise InvalidParams(f"Format is one of {', '.join(FORMATS)}, not {fmt!r}.")
     level = tlp.exportable(tlp_level)
     extra = disarm.check_ids(list(techniques))
-    with ws.transaction():
-        records.ensure_tables(ws)
     coll = collections.collection(ws, collection) if collection else None
     if coll and fmt != "stix":
         raise InvalidParams("Only STIX bundles go to TAXII collections; write MISP to a file.")
@@ -246,7 +244,6 @@ def producer(ws: Workspace) -> Producer:
 
 def set_producer(ws: Workspace, *, name: str, contact: str | None = None) -> dict[str, Any]:
     with ws.transaction():
-        records.ensure_tables(ws)
         records.set_setting(ws, "producer_name", name)
         if contact is not None:
             records.set_setting(ws, "producer_contact", contact)
@@ -425,8 +422,6 @@ RULE_DETECTIONS = {
 def _alert_evidence(
     ws: Workspace, alert_id: int, title: str | None, kw: dict[str, Any]
 ) -> Evidence:
-    if not has_table(ws, "alerts"):
-        raise InvalidParams("This workspace has no alerts yet (`civicsentry alerts`).")
     from . import alerts as alerts_service
     from .clusters import cluster_detail
 
@@ -477,8 +472,6 @@ def share_log(
 ) -> list[dict[str, Any]]:
     """What went to whom: exports (with the partners that can read the collection) and
     TAXII pulls, newest first."""
-    if not has_table(ws, "shares"):
-        return []
     where, params = "", []
     if partner:
         where = """WHERE s.recipient = ? OR (s.channel = 'collection' AND s.recipient IN (
@@ -506,7 +499,6 @@ def create_community(ws: Workspace, community: str, *, key: str | None = None,
     a community must hold the same key to correlate). An existing community's key is
     rotated."""
     with ws.transaction():
-        records.ensure_tables(ws)
         origin = "imported" if key else "generated"
         v = records.add_key(ws, community, key or pseudonym.new_key(), origin, version)
         ws.audit("community.key", {"community": community, "key_version": v, "origin": origin})
@@ -527,8 +519,6 @@ def export_community_key(ws: Workspace, community: str) -> dict[str, Any]:
 
 
 def communities(ws: Workspace) -> list[dict[str, Any]]:
-    if not has_table(ws, "community_keys"):
-        return []
     rel = ws.sql(
         """SELECT community, key_version, origin, created_at, retired_at
            FROM community_keys ORDER BY community, key_version"""
@@ -547,7 +537,6 @@ def exempt(
             f"Category is one of {', '.join(records.EXEMPTION_CATEGORIES)}, not {category!r}."
         )
     with ws.transaction():
-        records.ensure_tables(ws)
         ws.con.execute(
             "INSERT OR REPLACE INTO share_exemptions VALUES (?, ?, ?, now(), ?)",
             [account_id, category, note, _actor()],
@@ -558,14 +547,11 @@ def exempt(
 
 def unexempt(ws: Workspace, account_id: str) -> None:
     with ws.transaction():
-        records.ensure_tables(ws)
         ws.con.execute("DELETE FROM share_exemptions WHERE account_id = ?", [account_id])
         ws.audit("share.unexempt", {"account_id": account_id})
 
 
 def exemptions(ws: Workspace) -> list[dict[str, Any]]:
-    if not has_table(ws, "share_exemptions"):
-        return []
     rel = ws.sql("SELECT * FROM share_exemptions ORDER BY account_id")
     return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
 
@@ -583,7 +569,6 @@ def set_disarm_mapping(
 ) -> dict[str, Any]:
     ids = disarm.check_ids(list(techniques))
     with ws.transaction():
-        records.ensure_tables(ws)
         ws.con.execute(
             "INSERT OR REPLACE INTO disarm_mapping VALUES (?, ?, ?, now(), ?)",
             [detection, json.dumps(ids), note, _actor()],
@@ -594,7 +579,6 @@ def set_disarm_mapping(
 
 def reset_disarm_mapping(ws: Workspace, detection: str) -> None:
     with ws.transaction():
-        records.ensure_tables(ws)
         ws.con.execute("DELETE FROM disarm_mapping WHERE detection = ?", [detection])
         ws.audit("share.disarm.reset", {"detection": detection})
 
@@ -609,11 +593,7 @@ def check_file(ws: Workspace | None, path: str | Path) -> dict[str, Any]:
         bundle = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise InvalidParams(f"Cannot read {path}: {e}") from None
-    forbidden = (
-        records.forbidden_identifiers(ws)
-        if ws is not None and has_table(ws, "share_exemptions")
-        else set()
-    )
+    forbidden = records.forbidden_identifiers(ws) if ws is not None else set()
     return checks.check_bundle(bundle, forbidden=forbidden).as_dict()
 
 

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from ..store import Workspace
-from .explore import has_rows, has_table
+from .explore import has_rows
 from .users import NotFound
 
 SHARE_COLUMNS = (
@@ -32,8 +32,6 @@ _SUBJECT = {
 def collections(ws: Workspace) -> list[dict[str, Any]]:
     """Alias, title and community of the partner collections one can publish to (the
     share buttons; ``share.list_collections`` also counts objects and reads access)."""
-    if not has_table(ws, "collections"):
-        return []
     return ws.dicts("SELECT alias, title, community FROM collections ORDER BY alias")
 
 

@@ -24,7 +24,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..errors import CivicSentryError, InputError, InvalidParams
-from ..schema import API_TOKENS, SESSIONS, USERS
 from ..store import Workspace
 
 ROLES = ("admin", "analyst", "partner")
@@ -60,22 +59,6 @@ class NotFound(InputError):
     http_status = 404
 
 
-_ENSURED: set[str] = set()
-
-
-def ensure_tables(ws: Workspace) -> None:
-    """Create the user tables in a workspace made before they existed (checked once per
-    workspace file and process: every request authenticates through here)."""
-    if ws.path in _ENSURED and ws.path != ":memory:":
-        return
-    if not ws.scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'sessions'"
-    ):
-        for table in (USERS, API_TOKENS, SESSIONS):
-            ws.con.execute(table.ddl())
-    _ENSURED.add(ws.path)
-
-
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -97,7 +80,6 @@ def add_user(
     actor: str | None = None,
 ) -> dict[str, Any]:
     """Create a user. Partners need a ``partner_group``; others must not have one."""
-    ensure_tables(ws)
     if not _USERNAME.match(username):
         raise InvalidParams(
             f"Invalid user name {username!r}: use 1-64 letters, digits and . _ @ - "
@@ -134,7 +116,6 @@ def _check_password(password: str) -> None:
 
 
 def get_user(ws: Workspace, username: str) -> dict[str, Any]:
-    ensure_tables(ws)
     rows = _rows(ws, f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", [username])
     if not rows:
         raise NotFound(f"No user {username!r}; `civicsentry users list` shows them.")
@@ -145,14 +126,12 @@ def list_users(
     ws: Workspace, *, role: str | None = None, limit: int | None = None, offset: int = 0
 ) -> list[dict[str, Any]]:
     """Users without their hashes, in the order created."""
-    ensure_tables(ws)
     where, params = ("WHERE role = ?", [role]) if role else ("", [])
     lim = f"LIMIT {int(limit)} OFFSET {int(offset)}" if limit else ""
     return _rows(ws, f"SELECT {USER_COLUMNS} FROM users {where} ORDER BY user_id {lim}", params)
 
 
 def count_users(ws: Workspace, *, role: str | None = None) -> int:
-    ensure_tables(ws)
     where, params = ("WHERE role = ?", [role]) if role else ("", [])
     return int(ws.scalar(f"SELECT count(*) FROM users {where}", params))
 
@@ -186,7 +165,6 @@ def set_password(ws: Workspace, username: str, password: str, *, actor: str | No
 def authenticate(ws: Workspace, username: str, password: str) -> dict[str, Any]:
     """The user, when the password is right and the user enabled; else
     AuthenticationFailed with one message for every reason (no user enumeration)."""
-    ensure_tables(ws)
     rows = ws.con.execute(
         "SELECT user_id, password_hash, disabled FROM users WHERE username = ?", [username]
     ).fetchall()
@@ -241,7 +219,6 @@ def list_tokens(
     ws: Workspace, *, username: str | None = None, token_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Tokens (never their hashes), newest first."""
-    ensure_tables(ws)
     conds, params = [], []
     if username is not None:
         conds.append("u.username = ?")
@@ -274,7 +251,6 @@ def revoke_token(ws: Workspace, token_id: int, *, actor: str | None = None) -> d
 
 def user_for_token(ws: Workspace, token: str) -> dict[str, Any]:
     """The enabled user a valid (not revoked, not expired) token belongs to."""
-    ensure_tables(ws)
     rows = _rows(
         ws,
         f"SELECT {', '.join('u.' + c for c in USER_COLUMNS.split(', '))} FROM api_tokens t "
@@ -292,7 +268,6 @@ def user_for_token(ws: Workspace, token: str) -> dict[str, Any]:
 
 def create_session(ws: Workspace, user_id: int, *, hours: float = SESSION_HOURS) -> tuple[str, str]:
     """A new log-in session: (the cookie value, its CSRF token)."""
-    ensure_tables(ws)
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     ws.con.execute(
         "INSERT INTO sessions VALUES (?, ?, ?, now(), ?)",
@@ -303,7 +278,6 @@ def create_session(ws: Workspace, user_id: int, *, hours: float = SESSION_HOURS)
 
 def session_user(ws: Workspace, cookie: str) -> tuple[dict[str, Any], str]:
     """(user, CSRF token) of a live session of an enabled user."""
-    ensure_tables(ws)
     rows = _rows(
         ws,
         f"SELECT {', '.join('u.' + c for c in USER_COLUMNS.split(', '))}, s.csrf_token "
@@ -318,7 +292,6 @@ def session_user(ws: Workspace, cookie: str) -> tuple[dict[str, Any], str]:
 
 
 def end_session(ws: Workspace, cookie: str) -> None:
-    ensure_tables(ws)
     ws.con.execute(
         "DELETE FROM sessions WHERE session_hash = ? OR expires_at <= now()", [_digest(cookie)]
     )

@@ -99,12 +99,6 @@ class Evidence:
         return list(seen.values())
 
 
-def has_table(ws: Workspace, name: str) -> bool:
-    return bool(
-        ws.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
-    )
-
-
 def cluster_evidence(
     ws: Workspace,
     c: dict[str, Any],
@@ -163,15 +157,13 @@ def cluster_evidence(
 def _accounts(ws: Workspace, ids: list[str]) -> list[Account]:
     if not ids:
         return []
-    exempt = has_table(ws, "share_exemptions")
     rel = ws.sql(
-        f"""SELECT i.account_id, coalesce(a.platform, split_part(i.account_id, ':', 1)),
-                   a.handle, a.display_name, a.created_at,
-                   {"e.category" if exempt else "NULL"}
-            FROM (SELECT unnest(?::VARCHAR[]) AS account_id) i
-            LEFT JOIN accounts a USING (account_id)
-            {"LEFT JOIN share_exemptions e USING (account_id)" if exempt else ""}
-            ORDER BY i.account_id""",
+        """SELECT i.account_id, coalesce(a.platform, split_part(i.account_id, ':', 1)),
+                  a.handle, a.display_name, a.created_at, e.category
+           FROM (SELECT unnest(?::VARCHAR[]) AS account_id) i
+           LEFT JOIN accounts a USING (account_id)
+           LEFT JOIN share_exemptions e USING (account_id)
+           ORDER BY i.account_id""",
         params=[ids],
     )
     return [Account(*r) for r in rel.fetchall()]
@@ -220,26 +212,16 @@ def _signal_detections(ws: Workspace, run_id: int, cluster_id: int, ids: list[st
     foreign work-day schedule (``cluster_schedules.foreign``) and signals held by at
     least half the members (``SIGNAL_RULES``)."""
     out = []
-    if has_table(ws, "cluster_schedules"):
-        foreign = ws.scalar(
-            """SELECT "foreign" FROM cluster_schedules WHERE run_id = ? AND cluster_id = ?
-               ORDER BY signals_run_id DESC LIMIT 1""",
-            [run_id, cluster_id],
-        )
-        if foreign:
-            out.append("foreign-schedule")
-    if ids and has_table(ws, "account_signals"):
-        cols = {
-            r[0]
-            for r in ws.sql(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = 'account_signals'"
-            ).fetchall()
-        }
-        latest = ws.scalar("SELECT max(run_id) FROM account_signals")
+    foreign = ws.scalar(
+        """SELECT "foreign" FROM cluster_schedules WHERE run_id = ? AND cluster_id = ?
+           ORDER BY signals_run_id DESC LIMIT 1""",
+        [run_id, cluster_id],
+    )
+    if foreign:
+        out.append("foreign-schedule")
+    latest = ws.scalar("SELECT max(run_id) FROM account_signals") if ids else None
+    if latest is not None:
         for name, col, threshold in SIGNAL_RULES:
-            if col not in cols or latest is None:
-                continue
             n = ws.scalar(
                 f"""SELECT count(DISTINCT account_id) FROM account_signals
                     WHERE run_id = ? AND {col} >= ? AND account_id IN (SELECT unnest(?::VARCHAR[]))""",

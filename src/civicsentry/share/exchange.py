@@ -18,7 +18,6 @@ from .. import __version__
 from ..errors import InvalidParams
 from ..store import Workspace, _os_user
 from . import collections, disarm, records, tlp
-from .evidence import has_table
 
 
 def _actor() -> str:
@@ -31,7 +30,6 @@ def _actor() -> str:
 def add_collection(ws: Workspace, alias: str, *, title: str | None = None,
                    description: str | None = None, community: str | None = None) -> dict[str, Any]:  # fmt: skip
     with ws.transaction():
-        records.ensure_tables(ws)
         c = collections.add_collection(
             ws, alias, title or alias, description=description, community=community
         )
@@ -40,8 +38,6 @@ def add_collection(ws: Workspace, alias: str, *, title: str | None = None,
 
 
 def list_collections(ws: Workspace) -> list[dict[str, Any]]:
-    if not has_table(ws, "collections"):
-        return []
     rel = ws.sql(
         """SELECT c.*, (SELECT count(*) FROM collection_objects o
                         WHERE o.collection_id = c.collection_id) AS object_versions,
@@ -74,7 +70,6 @@ def add_partner(
     clearance = tlp.exportable(max_tlp)
     token = collections.new_token()
     with ws.transaction():
-        records.ensure_tables(ws)
         if ws.scalar("SELECT count(*) FROM partners WHERE partner_id = ?", [partner_id]):
             raise InvalidParams(f"Partner {partner_id!r} exists; use `partners grant` or `token`.")
         sid, _, _ = records.StixIds(ws)(f"identity:partner:{partner_id}", "identity", None)
@@ -97,7 +92,6 @@ def add_partner(
 
 def grant(ws: Workspace, partner_id: str, collection: str, *, read: bool, write: bool) -> None:
     with ws.transaction():
-        records.ensure_tables(ws)
         collections.grant(ws, partner_id, collection, read=read, write=write)
         ws.audit("partners.grant", {"partner_id": partner_id, "collection": collection,
                                     "read": read, "write": write})  # fmt: skip
@@ -107,7 +101,6 @@ def reissue_token(ws: Workspace, partner_id: str) -> dict[str, Any]:
     """A new API token for a partner; the old one stops working at once."""
     token = collections.new_token()
     with ws.transaction():
-        records.ensure_tables(ws)
         collections.partner(ws, partner_id)
         ws.con.execute(
             "UPDATE partners SET token_hash = ?, token_created_at = now() WHERE partner_id = ?",
@@ -118,8 +111,6 @@ def reissue_token(ws: Workspace, partner_id: str) -> dict[str, Any]:
 
 
 def list_partners(ws: Workspace) -> list[dict[str, Any]]:
-    if not has_table(ws, "partners"):
-        return []
     rel = ws.sql(
         """SELECT p.partner_id, p.name, p.community, p.max_tlp, p.contact, p.created_at,
                   p.token_created_at,
@@ -211,8 +202,6 @@ def pull_partners(ws: Workspace, partner_id: str | None = None) -> list[PullSumm
     and TLP, correlate it with our findings (an alert per partner finding that matches)."""
     from . import imports, taxii_client
 
-    with ws.transaction():
-        records.ensure_tables(ws)
     where = "WHERE partner_id = ?" if partner_id else ""
     feeds = ws.con.execute(
         f"SELECT partner_id, url, token, added_after FROM partner_feeds {where} ORDER BY partner_id, url",
@@ -334,8 +323,6 @@ def _raise_alert(ws: Workspace, run_id: int, c: Any) -> int | None:
 
 def list_correlations(ws: Workspace, *, partner: str | None = None,
                       limit: int | None = 100) -> list[dict[str, Any]]:  # fmt: skip
-    if not has_table(ws, "share_correlations"):
-        return []
     where, params = ("WHERE partner_id = ?", [partner]) if partner else ("", [])
     lim = f"LIMIT {int(limit)}" if limit else ""
     rel = ws.sql(

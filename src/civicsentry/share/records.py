@@ -12,16 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import InvalidParams
-from ..schema import SHARE_TABLES
 from ..store import Workspace
 from . import disarm, pseudonym
 from .stix import content_hash
-
-
-def ensure_tables(ws: Workspace) -> None:
-    """Workspaces made before the sharing tables existed get them here."""
-    for t in SHARE_TABLES:
-        ws.con.execute(t.ddl())
 
 
 def insert_rows(ws: Workspace, table: str, rows: list[tuple[Any, ...]]) -> None:
@@ -91,8 +84,6 @@ def _ms(t: datetime) -> datetime:
 
 
 def setting(ws: Workspace, key: str, default: str | None = None) -> str | None:
-    if not _has(ws, "share_settings"):
-        return default
     v = ws.scalar("SELECT value FROM share_settings WHERE key = ?", [key])
     return default if v is None else str(v)
 
@@ -243,16 +234,15 @@ def mapping(ws: Workspace) -> dict[str, dict[str, Any]]:
         d: {"techniques": list(s.techniques), "why": s.why, "source": "suggested"}
         for d, s in disarm.SUGGESTIONS.items()
     }
-    if _has(ws, "disarm_mapping"):
-        for d, techniques, note, at, by in ws.con.execute(
-            "SELECT detection, techniques, note, updated_at, updated_by FROM disarm_mapping"
-        ).fetchall():
-            base = out.get(d, {"why": ""})
-            out[d] = {
-                "techniques": json.loads(techniques),
-                "why": note or base.get("why", ""),
-                "source": f"override by {by} at {at:%Y-%m-%d %H:%M}",
-            }
+    for d, techniques, note, at, by in ws.con.execute(
+        "SELECT detection, techniques, note, updated_at, updated_by FROM disarm_mapping"
+    ).fetchall():
+        base = out.get(d, {"why": ""})
+        out[d] = {
+            "techniques": json.loads(techniques),
+            "why": note or base.get("why", ""),
+            "source": f"override by {by} at {at:%Y-%m-%d %H:%M}",
+        }
     return out
 
 
@@ -266,9 +256,3 @@ def techniques_for(ws: Workspace, detections: list[str]) -> dict[str, list[str]]
             if d not in out[tid]:
                 out[tid].append(d)
     return out
-
-
-def _has(ws: Workspace, table: str) -> bool:
-    return bool(
-        ws.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
-    )

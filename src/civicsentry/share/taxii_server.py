@@ -102,7 +102,7 @@ def taxii_router(workspace_path: str | Path) -> APIRouter:
             except CivicSentryError as e:
                 raise TaxiiError(503, "Service Unavailable", str(e)) from None
             try:
-                partner = colls.partner_by_token(ws, token) if _has_partners(ws) else None
+                partner = colls.partner_by_token(ws, token)
                 if partner is None or (user and user != partner.partner_id):
                     raise TaxiiError(401, "Unauthorized", "Unknown or revoked token.")
                 return fn(ws, partner)
@@ -323,12 +323,6 @@ def create_taxii_app(workspace_path: str | Path) -> FastAPI:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def _has_partners(ws: Workspace) -> bool:
-    return bool(
-        ws.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'partners'")
-    )
 
 
 def _collection_resource(ws: Workspace, partner: Partner, collection_id: str) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from .. import open as open_workspace
 from ..errors import CivicSentryError
-from ..service import users as _users
 from . import pages
 from .api import router as api_router
 from .audit import AuditWriter
@@ -104,7 +103,6 @@ def create_app(
     using the CLI on the same file). ``secure_cookies`` forces the Secure flag (set it
     behind a TLS-terminating proxy; over https it is set anyway)."""
     ws = open_workspace(workspace_path)
-    _users.ensure_tables(ws)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
