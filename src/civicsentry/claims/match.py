@@ -21,6 +21,11 @@ Method (docs/narratives.md, "Claim matching"):
    ``min_embedding`` (method ``hybrid``), or when the USE cosine alone reaches
    ``embedding_threshold`` (method ``embedding``: a translation shares no words).
    ``mode="lexical"`` / ``"embedding"`` rank and decide on one signal only (ablations).
+5. Cascade (``match_texts``): every rule above needs the pair's USE cosine to reach
+   ``use_gate`` (hybrid: ``min(min_embedding, embedding_threshold)``), and a pair's
+   cosine is at most its post's best USE cosine over all claims. A post whose best is
+   below the gate cannot be decided a match whatever e5 says, so it is neither embedded
+   by e5 (~50 ms a text) nor scored: the decisions are those of the full path.
 
 Caveats: a match says that a post *repeats* a claim that was fact-checked, not that the
 post is false (it may quote the claim to refute it), and the rating belongs to the
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -323,6 +328,109 @@ def decide(
         keep = c.score >= (model.embedding_threshold if threshold is None else threshold)
         methods = ["embedding"] * int(keep.sum())
     return np.flatnonzero(keep), methods
+
+
+#: Cosines of the same vectors computed in batches of other shapes may differ in the last
+#: float32 bits: the gate is lowered by this much, so the posts it lets through always
+#: include every post that can match (a few more at most, decided as before).
+GATE_SLACK = 1e-4
+
+#: A decided pair: (row of the post text, row of the claim, probability, method,
+#: idf-weighted coverage, USE cosine).
+Found = tuple[int, int, float, str, float, float]
+
+
+def use_gate(mode: str, model: FusionModel, threshold: float | None = None) -> float | None:
+    """The USE cosine a pair needs before ``decide`` can keep it, whatever its other
+    features: hybrid keeps ``fused & emb >= min_embedding`` or ``emb >=
+    embedding_threshold`` (``threshold`` moves the fused probability's cut only);
+    embedding keeps ``emb >= threshold``. None in lexical mode, whose decision reads
+    BM25 alone: no post needs e5 there, and every post is scored."""
+    if mode == "hybrid":
+        return min(model.min_embedding, model.embedding_threshold)
+    if mode == "embedding":
+        return model.embedding_threshold if threshold is None else threshold
+    return None
+
+
+def best_use(index: ClaimIndex, use: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
+    """Each post's best USE cosine over all claims (text or title), the bound of the
+    ``embedding`` feature of every pair it can form."""
+    out = np.full(len(use), -np.inf)
+    if not len(index):
+        return out
+    cv, tv = index.vecs["use"]
+    for s in range(0, len(use), chunk):
+        v = use[s : s + chunk]
+        out[s : s + chunk] = np.maximum((v @ cv.T).max(axis=1), (v @ tv.T).max(axis=1))
+    return out
+
+
+def match_texts(
+    index: ClaimIndex,
+    texts: Sequence[str],
+    use: np.ndarray,
+    e5: Callable[[np.ndarray], np.ndarray],
+    *,
+    mode: str = "hybrid",
+    model: FusionModel | None = None,
+    k: int = 20,
+    threshold: float | None = None,
+    cascade: bool = True,
+    chunk: int = 512,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Found], np.ndarray]:
+    """Decide which claims each post text (cleaned with ``lexical.clean_post``) repeats.
+
+    ``use``: the texts' USE vectors; ``e5(rows)``: the e5 query vectors of those rows of
+    ``texts``, called once. With ``cascade`` only the posts that pass ``use_gate`` are
+    embedded by e5 and scored (none embedded in lexical mode); without it, every post is
+    (the reference the cascade is tested against). Returns the decided pairs and the
+    rows e5 was asked for."""
+    model = model or FusionModel.load()
+    n = len(texts)
+    gate = use_gate(mode, model, threshold)
+    live = np.arange(n)
+    need = live
+    if cascade and gate is None:
+        need = np.zeros(0, np.int64)
+    elif cascade:
+        live = need = np.flatnonzero(best_use(index, use) >= gate - GATE_SLACK)
+    dim = index.vecs["e5"][0].shape[1]
+    e5v = np.asarray(e5(need), np.float32) if len(need) else np.zeros((0, dim), np.float32)
+    at = np.full(n, -1, np.int64)
+    at[need] = np.arange(len(need))
+    out: list[Found] = []
+    for s in range(0, len(live), chunk):
+        rows = live[s : s + chunk]
+        ev = np.zeros((len(rows), dim), np.float32)  # lexical mode: e5 features unused
+        has = at[rows] >= 0
+        ev[has] = e5v[at[rows][has]]
+        c = candidates(
+            index,
+            [texts[i] for i in rows],
+            {"use": use[rows], "e5": ev},
+            k=k,
+            mode=mode,
+            model=model,
+        )
+        kept, methods = decide(c, mode, model, threshold=threshold)
+        prob = model.probability(c.x) if mode == "hybrid" else c.score
+        cover, cos = c.feature("cover"), c.feature("embedding")
+        for j, m in zip(kept.tolist(), methods, strict=True):
+            out.append(
+                (
+                    int(rows[c.post[j]]),
+                    int(c.claim[j]),
+                    float(prob[j]),
+                    m,
+                    float(cover[j]),
+                    float(cos[j]),
+                )
+            )
+        if progress:
+            progress(min(s + chunk, len(live)), len(live))
+    return out, need
 
 
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*", re.UNICODE)

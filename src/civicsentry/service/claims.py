@@ -30,11 +30,11 @@ from ..claims.match import (
     MODES,
     ClaimIndex,
     FusionModel,
-    candidates,
-    decide,
     lexical_span,
+    match_texts,
     sentences,
     summary_of,
+    use_gate,
 )
 from ..errors import BadInputFile, InvalidParams, WorkspaceError
 from ..narratives.embed import Embedder, cached_embeddings, get_embedder
@@ -160,6 +160,7 @@ class MatchSummary:
     posts: int  # posts with text considered (reposts inherit)
     texts: int  # distinct texts scored
     embedded: int  # texts embedded now (the rest from the cache)
+    e5_texts: int  # texts given to e5 (cascade: only those that can still match after USE)
     text_matches: int  # (post, claim) rows from text
     url_matches: int  # (post, claim) rows from URLs
     repost_matches: int  # rows inherited by reposts
@@ -216,8 +217,14 @@ def match_claims(
     max_per_post: int = 3,
     urls: bool = True,
     progress: Progress | None = None,
+    cascade: bool = True,
 ) -> MatchSummary:
-    """Match every post with text against the imported claims and store a new run."""
+    """Match every post with text against the imported claims and store a new run.
+
+    Cascade (``claims.match.match_texts``): BM25 and USE for every distinct text, e5 only
+    for the texts whose best USE cosine reaches ``use_gate``; the others cannot be
+    decided a match. ``cascade=False`` embeds and scores every text with e5 (the
+    reference: the same matches, slower)."""
     if method not in MODES:
         raise InvalidParams(f"--method is one of {', '.join(MODES)}, not {method!r}.")
     if candidates_k < 1 or max_per_post < 1:
@@ -246,35 +253,43 @@ def match_claims(
     # tweet's signature reduced to the name); cached under that text's own key.
     cleaned = [clean_post(t) for t in texts]
     ckeys = [text_key(t) or "\x00" for t in cleaned]
-    vec: dict[str, np.ndarray] = {}
-    embedded = 0
-    for name, emb in (("use", embedder), ("e5", e5_embedder("query"))):
-        vec[name], fresh = cached_embeddings(
+    use, embedded = cached_embeddings(
+        ws.con,
+        ckeys,
+        cleaned,
+        embedder=embedder,
+        progress=(lambda d, t: progress("embedding (use)", d, t)) if progress else None,
+    )
+    e5q = e5_embedder("query")
+    fresh_e5 = 0
+
+    def e5_vectors(rows: np.ndarray) -> np.ndarray:
+        nonlocal fresh_e5
+        v, fresh_e5 = cached_embeddings(
             ws.con,
-            ckeys,
-            cleaned,
-            embedder=emb,
-            progress=(lambda d, t, n=name: progress(f"embedding ({n})", d, t))
-            if progress
-            else None,
+            [ckeys[i] for i in rows],
+            [cleaned[i] for i in rows],
+            embedder=e5q,
+            progress=(lambda d, t: progress("embedding (e5)", d, t)) if progress else None,
         )
-        embedded = max(embedded, fresh)
+        return v
+
+    decided, e5_rows = match_texts(
+        index,
+        cleaned,
+        use,
+        e5_vectors,
+        mode=method,
+        model=model,
+        k=candidates_k,
+        threshold=threshold,
+        cascade=cascade,
+        chunk=_CHUNK,
+        progress=(lambda d, t: progress("matching", d, t)) if progress else None,
+    )
+    embedded = max(embedded, fresh_e5)
     idf = dict(zip(index.lex.vocab, index.lex.idf.tolist(), strict=True))
-    found: list[tuple[int, int, float, str, int, int, float, float]] = []
-    for s in range(0, n_keys, _CHUNK):
-        chunk = cleaned[s : s + _CHUNK]
-        part = {name: v[s : s + _CHUNK] for name, v in vec.items()}
-        c = candidates(index, chunk, part, k=candidates_k, mode=method, model=model)
-        kept, methods = decide(c, method, model, threshold=threshold)
-        cover, cos = c.feature("cover"), c.feature("embedding")
-        prob = model.probability(c.x) if method == "hybrid" else c.score
-        for k, m in zip(kept.tolist(), methods, strict=True):
-            key = s + int(c.post[k])
-            found.append(
-                (key, int(c.claim[k]), float(prob[k]), m, 0, 0, float(cover[k]), float(cos[k]))
-            )
-        if progress:
-            progress("matching", min(s + _CHUNK, n_keys), n_keys)
+    found = [(key, claim, p, m, 0, 0, cov, cos) for key, claim, p, m, cov, cos in decided]
     found = _best_per_text(found, max_per_post)
     spans = _spans(found, texts, index, idf, embedder)
     text_rows = pa.table(
@@ -297,7 +312,9 @@ def match_claims(
         "threshold": model.threshold if threshold is None else threshold,
         "max_per_post": max_per_post,
         "urls": urls,
-        "embedding_model": [embedder.model, e5_embedder("query").model],
+        "embedding_model": [embedder.model, e5q.model],
+        "cascade": cascade,
+        "e5_gate": use_gate(method, model, threshold) if cascade else None,
         "model": summary_of(model),
     }
     con = ws.con
@@ -360,6 +377,7 @@ def match_claims(
             "posts": posts.num_rows,
             "texts": n_keys,
             "embedded": embedded,
+            "e5_texts": len(e5_rows),
             "text_matches": int(counts[0]),
             "url_matches": int(counts[1]),
             "repost_matches": int(counts[2]),
