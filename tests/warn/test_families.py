@@ -79,6 +79,33 @@ def test_new_cluster_is_raised_once_and_followed_across_runs(ws: Workspace) -> N
     assert len(alerts(ws, "cluster-new")) == 2
 
 
+def test_new_clusters_of_a_watch_pass_recent_activity_only_each_once(ws: Workspace) -> None:
+    # A watch pass detects on 72 h of evidence, then on the last 24 h (service.watch).
+    add_posts(ws, [{"post_id": "x:p1", "account_id": "x:z", "created_at": at(72)}])
+    until = at(72).isoformat()
+    evidence = {"trigger": "watch", "until": until, "lookback_s": 259200.0, "recent_s": 86400.0}
+    add_clustered_run(
+        ws,
+        [
+            {"members": CELL, "last_t": at(70)},  # also found by the recent window
+            {"members": ["x:p", "x:q", "x:r"], "last_t": at(40)},  # co-acted 32 h ago
+            {"members": ["x:k", "x:l", "x:m"], "last_t": at(50)},  # 22 h ago: recent
+        ],
+        scope=evidence,
+    )
+    add_clustered_run(
+        ws,
+        [{"members": [*CELL, "x:new"], "last_t": at(71)}, {"members": ["x:s", "x:t", "x:u"]}],
+        scope={"trigger": "watch", "until": until, "lookback_s": 86400.0},
+    )
+    s = evaluate(ws, "cluster-new")
+    assert (result(s, "cluster-new").findings, s.raised) == (3, 3)
+    found = sorted(tuple(a["evidence"]["accounts"]) for a in alerts(ws, "cluster-new"))
+    # The cell once (as the recent window saw it), the recent cluster of the evidence
+    # window, the recent window's other cluster; not the one whose activity has ended.
+    assert found == [("x:a", "x:b", "x:c", "x:d", "x:new"), ("x:k", "x:l", "x:m"), ("x:s", "x:t", "x:u")]  # fmt: skip
+
+
 def test_cluster_growth_between_runs_of_the_same_scope(ws: Workspace) -> None:
     add_posts(ws, [{"post_id": "x:p1", "account_id": "x:z", "created_at": at(1)}])
     add_clustered_run(ws, [{"members": CELL, "objects": 4}])

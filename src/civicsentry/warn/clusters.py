@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -38,6 +39,42 @@ def _scope(con: duckdb.DuckDBPyConnection, run_id: int) -> str:
         [run_id],
     ).fetchall()
     return str(value[0][0]) if value else "all"
+
+
+def current_runs(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """The latest clustered run and, when watch made it, the other clustered watch runs
+    of the same pass (same ``scope.until``, longer look-backs): shortest window first."""
+    latest = latest_clustered_run(con)
+    if latest is None:
+        return []
+    rows = con.execute(
+        """WITH w AS (
+             SELECT run_id, json_extract_string(params, '$.scope.until') AS until,
+                    CAST(json_extract(params, '$.scope.lookback_s') AS DOUBLE) AS lookback
+             FROM runs WHERE step = 'detect'
+               AND json_extract_string(params, '$.scope.trigger') = 'watch'
+               AND run_id IN (SELECT CAST(json_extract(params, '$.detection_run_id') AS BIGINT)
+                              FROM runs WHERE step = 'cluster'))
+           SELECT max(run_id) FROM w
+           WHERE until = (SELECT until FROM w WHERE run_id = ?) AND lookback IS NOT NULL
+           GROUP BY lookback ORDER BY lookback""",
+        [latest],
+    ).fetchall()
+    runs = [int(r[0]) for r in rows]
+    return runs if latest in runs else [latest]
+
+
+def recent_since(con: duckdb.DuckDBPyConnection, run_id: int) -> datetime | None:
+    """For a watch run with a recent window (``scope.recent_s``): its start. Such a run
+    detects on days of evidence, but a cluster is new only if it co-acted since then."""
+    rows = con.execute(
+        "SELECT CAST(json_extract_string(params, '$.scope.until') AS TIMESTAMPTZ), "
+        "CAST(json_extract(params, '$.scope.recent_s') AS DOUBLE) FROM runs WHERE run_id = ?",
+        [run_id],
+    ).fetchall()
+    if not rows or rows[0][0] is None or not rows[0][1]:
+        return None
+    return rows[0][0] - timedelta(seconds=float(rows[0][1]))
 
 
 def previous_clustered_run(con: duckdb.DuckDBPyConnection, run_id: int) -> int | None:
@@ -178,10 +215,25 @@ def _label(objects: list[dict[str, Any]]) -> str:
 
 def evaluate_new(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: Context) -> list[Finding]:
     p = rule.params
-    run_id = latest_clustered_run(con)
-    if run_id is None:
+    runs = current_runs(con)
+    if not runs:
         raise Skipped("no clustered detection run yet (`civicsentry detect`)")
+    out: list[Finding] = []
+    for run_id in runs:
+        # A cluster a shorter window of the same pass found already is not found twice.
+        out += [
+            f
+            for f in _new_in_run(con, run_id, p)
+            if not any(overlap(f.members, g.members) >= p["min_overlap"] for g in out)
+        ]
+    return out
+
+
+def _new_in_run(con: duckdb.DuckDBPyConnection, run_id: int, p: dict[str, Any]) -> list[Finding]:
     found = _clusters(con, run_id, p["min_size"], p["min_suspicion"])
+    since = recent_since(con, run_id)
+    if since is not None:  # older evidence counts, but only recent activity is new
+        found = [c for c in found if c["last_t"] is not None and c["last_t"] >= since]
     members = _members(con, run_id, [c["cluster_id"] for c in found])
     objects = {c["cluster_id"]: _top_objects(c["top_objects"]) for c in found}
     ranges = {c["cluster_id"]: (c["first_t"], c["last_t"]) for c in found}
@@ -210,7 +262,8 @@ def evaluate_new(con: duckdb.DuckDBPyConnection, rule: Rule, ctx: Context) -> li
 
 CLUSTER_NEW = Family(
     name="cluster_new",
-    doc="A coordinated cluster in the latest detection run, not alerted before.",
+    doc="A coordinated cluster in the latest detection run (in watch, in any of the "
+    "pass's windows, having co-acted within the recent one), not alerted before.",
     params={
         "min_size": Param(3, "int", "smallest cluster that raises an alert"),
         "min_suspicion": Param(0.5, "float", "lowest suspicion score (docs/clusters.md)"),
