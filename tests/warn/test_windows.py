@@ -192,3 +192,28 @@ def test_without_the_evidence_window_both_are_missed(tmp_path: Path) -> None:
     # Two co-actions a day: no 24-hour window makes either significant.
     _, alerts = _replay(tmp_path, evidence_s=0)
     assert alerts == []
+
+
+def test_the_cli_passes_the_evidence_window(tmp_path: Path) -> None:
+    # `civicsentry watch --evidence 0` must turn the evidence window off (no alert), and
+    # the default must keep it (both groups alerted), as the service does.
+    from tests.warn.test_cli import cli
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    feed = folder / "posts.jsonl"
+    found = {}
+    for evidence in ("0", "72h"):
+        ws_path = tmp_path / f"ws-{evidence}.duckdb"
+        feed.unlink(missing_ok=True)
+        for _, posts in sorted(stream().items()):
+            with feed.open("a", encoding="utf-8") as f:
+                f.writelines(json.dumps(p) + "\n" for p in posts)
+            args = ["watch", str(folder), "--once", "--no-notify", "-w", str(ws_path)]
+            result = cli(
+                *args, "--spool", str(tmp_path / f"spool-{evidence}"), "--evidence", evidence
+            )
+            assert result.returncode == 0, result.stderr
+        with civicsentry.open(ws_path) as ws:
+            found[evidence] = len(list_alerts(ws, rule="cluster-new", limit=None))
+    assert found == {"0": 0, "72h": 2}

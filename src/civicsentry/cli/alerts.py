@@ -292,11 +292,22 @@ def watch(
         bool, typer.Option(help="Update coordination detection on the recent window.")
     ] = True,
     lookback: Annotated[
-        str, typer.Option(help="Window detected on, back from the newest new post.")
+        str,
+        typer.Option(help="Recent window, detected on at every pass (back from the newest post)."),
     ] = "24h",
     detect_every: Annotated[
         str, typer.Option(help="Data time between two detections (0: every pass with new posts).")
     ] = "0s",
+    evidence: Annotated[
+        str,
+        typer.Option(
+            help="Longer window for slow, small groups; its clusters are alerted only when "
+            "they co-acted within --lookback (0: off)."
+        ),
+    ] = "72h",
+    evidence_every: Annotated[
+        str, typer.Option(help="Data time between two detections on the --evidence window.")
+    ] = "6h",
     notify: Annotated[bool, typer.Option(help="Send notifications.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
@@ -341,6 +352,8 @@ def watch(
             detect=detect,
             lookback_s=parse_duration(lookback),
             detect_every_s=parse_duration(detect_every),
+            evidence_s=parse_duration(evidence),
+            evidence_every_s=parse_duration(evidence_every),
             notify=notify,
             echo=echo,
         )
