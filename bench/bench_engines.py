@@ -4,7 +4,8 @@ For each size: simulate posts (seed 1), ingest them into a workspace once, then 
 ``detect`` (our semantics, defaults: repost + url + hashtag, significance; no
 clustering) in a fresh process per engine, sampling the resident memory of the Python
 process and of the JVM Spark starts (its child) every 50 ms. Afterwards the two runs'
-stored edges are compared (every edge, weight, p-value and verdict).
+stored edges are compared (every edge, weight, p-value and verdict; p- and q-values
+exactly).
 
     .venv/bin/python bench/bench_engines.py --sizes 1000000 10000000 --write
 
@@ -118,7 +119,8 @@ def same_edges(ws: Path, a: int, b: int) -> tuple[int, int]:
     con = duckdb.connect(str(ws), read_only=True)
     cols = (
         "object_type, account_a, account_b, weight, pairs, min_delay_s, first_t, last_t, "
-        "capped, downweighted, round(p_value, 9), round(q_value, 9), significant"
+        "capped, downweighted, expected_timing, expected_choice, p_timing, p_choice, "
+        "p_value, q_value, significant"
     )
     n = con.execute(f"SELECT count(*) FROM coordination_edges WHERE run_id = {a}").fetchone()[0]
     diff = con.execute(f"""
@@ -181,7 +183,8 @@ def table(results: list[dict[str, object]], command: str) -> str:
     lines += [
         "",
         "Both engines run the same SQL and store identical results (the last column compares "
-        "every edge's weight, pairs, delays, times, caps flags, p- and q-values and verdict). "
+        "every edge's weight, pairs, delays, times, caps flags and verdict, and its p- and "
+        "q-values bit for bit; on Spark those are computed on the executors). "
         "On one machine Spark is several times slower and needs several times the memory: "
         "each of the detection's ~40 SQL steps is a Spark job with shuffles, serialised "
         "rows and task scheduling, where DuckDB runs vectorised in one process; and the JVM "

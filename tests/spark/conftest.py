@@ -26,9 +26,23 @@ TEST_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.driver.memory": "1g",
+    # Small Arrow batches, so that the significance step's edges straddle batches and
+    # the regrouping is exercised as on big data.
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "50",
 }
 
 EDGE_KEY = ("object_type", "account_a", "account_b")
+#: Computed by the same numpy functions on both engines (on Spark, on the executors in
+#: batches): equal bit for bit, not merely close.
+SIGNIFICANCE = (
+    "expected_timing",
+    "expected_choice",
+    "p_timing",
+    "p_choice",
+    "p_value",
+    "q_value",
+    "significant",
+)
 CAPS_KEY = ("object_type", "object_id")
 
 
@@ -96,9 +110,13 @@ def _same(a: object, b: object) -> bool:
 
 
 def assert_same_rows(
-    ours: list[dict[str, Any]], theirs: list[dict[str, Any]], key: tuple[str, ...]
+    ours: list[dict[str, Any]],
+    theirs: list[dict[str, Any]],
+    key: tuple[str, ...],
+    exact: tuple[str, ...] = SIGNIFICANCE,
 ) -> None:
-    """Equal row sets keyed by ``key``, every column equal (floats to 1e-9)."""
+    """Equal row sets keyed by ``key``, every column equal: the ``exact`` ones bit for
+    bit, other floats (sums whose order each engine chooses) to 1e-9."""
     a = {tuple(r[k] for k in key): r for r in ours}
     b = {tuple(r[k] for k in key): r for r in theirs}
     assert len(a) == len(ours) and len(b) == len(theirs), "duplicate keys"
@@ -108,5 +126,10 @@ def assert_same_rows(
     )
     cols = set(ours[0]) if ours else set()
     assert not theirs or set(theirs[0]) == cols, set(theirs[0]) ^ cols
-    bad = [(k, c, a[k][c], b[k][c]) for k in a for c in sorted(cols) if not _same(a[k][c], b[k][c])]
+    bad = [
+        (k, c, a[k][c], b[k][c])
+        for k in a
+        for c in sorted(cols)
+        if not (a[k][c] == b[k][c] if c in exact else _same(a[k][c], b[k][c]))
+    ]
     assert not bad, f"{len(bad)} values differ, e.g. {bad[:5]}"

@@ -83,7 +83,11 @@ def test_cli_engine_spark_stores_what_duckdb_stores(
 ) -> None:
     """Our semantics with clusters: DuckDB on the workspace's actions (run 1), then Spark
     deriving the actions itself from the posts' Parquet (run 2). Same edges, caps and
-    clusters, stored side by side."""
+    clusters, stored side by side. Exact p-values, Benjamini–Hochberg in blocks of 16
+    ranks (several per network)."""
+    from civicsentry.detect import spark_significance
+
+    monkeypatch.setattr(spark_significance, "BH_BLOCK", 16)
     ws_path, posts = simulated
     w = ["-w", str(ws_path), "--json"]
     code, out, err = cli(monkeypatch, capsys, "detect", *w)

@@ -375,7 +375,13 @@ def _significance(
     compared: dict[str, dict[int, int]],
 ) -> None:
     """Screen with cheap bounds, then test the survivors exactly (significance.py); the
-    SQL supplies delays and counts, ``EdgeTester`` does the arithmetic."""
+    SQL supplies delays and counts, ``EdgeTester`` does the arithmetic. An engine with
+    a ``significance`` method (Spark) runs the same arithmetic per batch of edges on
+    its executors instead (verdicts.py's batch functions)."""
+    distributed = getattr(engine, "significance", None)
+    if distributed is not None:
+        distributed(p, shares, w_us, raw, out, temp, hypotheses, compared)
+        return
     types = list(p.object_types)
     names = [*types, "multi"]
     code = "CASE otype " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(names)) + " END"
@@ -384,7 +390,7 @@ def _significance(
     temp += [surv, near]
     co = engine.fetch(
         f"SELECT {code} AS code, pair, min_delay, cls FROM {engine.name('cand_rows')} "
-        "ORDER BY pair, code, cls"
+        "ORDER BY pair, code, cls, min_delay, oid"
     )
     edges = engine.fetch(f"SELECT {code} AS code, acc_a * {PAIR_SHIFT} + acc_b AS pair FROM {raw}")
     # The choice null's totals: each account's shares per type, and the share pairs the

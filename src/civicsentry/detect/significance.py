@@ -333,14 +333,18 @@ def monte_carlo_sf(
     *,
     n_null: int,
     seed: int,
+    key_index: tuple[np.ndarray, np.ndarray, int] | None = None,
 ) -> np.ndarray:
     """Empirical p = (1 + #{W_r ≥ W}) / (1 + #{W_r ≥ 1}) by drawing the offsets
     themselves: among R draws, those where the pair co-acts at all.
 
     ``rows`` selects the object rows of ``probs`` in the network, ``group`` maps each to
     its edge 0..E−1, ``observed`` is each edge's W. Offsets are drawn per (account,
-    object) key, in key order, 64 draws at a time from one seeded generator, so the
-    result depends only on the data, R and the seed.
+    object) key, in key order, 64 draws at a time from one seeded stream, so the result
+    depends only on the data, R and the seed. ``key_index`` (each object row's a- and
+    b-side key index among the network's keys, and their number) lets a batch holding
+    only some of the network's edges draw exactly the numbers the whole network would
+    (``uniforms``); without it, the keys are those of ``rows``.
     """
     n_edges = len(observed)
     keep = np.zeros(len(probs.p), bool)
@@ -348,20 +352,24 @@ def monte_carlo_sf(
     isl = np.flatnonzero(keep[probs.island_obj])
     obj_row = probs.island_obj[isl]
     lo, hi = probs.island_lo[isl], probs.island_hi[isl]
-    span = int(probs.oid.max()) + 1 if len(probs.oid) else 1
-    acc_a, acc_b = probs.pair[obj_row] // (1 << 32), probs.pair[obj_row] % (1 << 32)
-    key_a = acc_a * span + probs.oid[obj_row]
-    key_b = acc_b * span + probs.oid[obj_row]
-    keys, inverse = np.unique(np.concatenate([key_a, key_b]), return_inverse=True)
-    ka, kb = inverse[: len(isl)], inverse[len(isl) :]
+    if key_index is None:
+        span = int(probs.oid.max()) + 1 if len(probs.oid) else 1
+        acc_a, acc_b = probs.pair[obj_row] // (1 << 32), probs.pair[obj_row] % (1 << 32)
+        key_a = acc_a * span + probs.oid[obj_row]
+        key_b = acc_b * span + probs.oid[obj_row]
+        keys, inverse = np.unique(np.concatenate([key_a, key_b]), return_inverse=True)
+        ka, kb = inverse[: len(isl)], inverse[len(isl) :]
+        needed, n_keys = np.arange(len(keys)), len(keys)
+    else:
+        global_a, global_b = key_index[0][obj_row], key_index[1][obj_row]
+        needed, inverse = np.unique(np.concatenate([global_a, global_b]), return_inverse=True)
+        ka, kb, n_keys = inverse[: len(isl)], inverse[len(isl) :], int(key_index[2])
     jit = probs.jit[obj_row][:, None]
     exceed = np.zeros(n_edges, dtype=np.int64)
     at_least_one = np.zeros(n_edges, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    chunk = 64
-    for start in range(0, n_null, chunk):
-        r = min(chunk, n_null - start)
-        u = rng.random((len(keys), chunk))[:, :r]
+    for c, start in enumerate(range(0, n_null, _CHUNK)):
+        r = min(_CHUNK, n_null - start)
+        u = uniforms(seed, c, n_keys, needed)[:, :r]
         s = (2 * u[kb] - 1) * jit - (2 * u[ka] - 1) * jit
         inside = (s >= lo[:, None]) & (s <= hi[:, None])
         per_obj = np.zeros((len(probs.p), r), bool)
@@ -372,6 +380,25 @@ def monte_carlo_sf(
         at_least_one += (w_null >= 1).sum(axis=1)
     # Conditional on the pair co-acting at all, as the exact p-value.
     return np.minimum(1.0, (1.0 + exceed) / (1.0 + at_least_one))
+
+
+_CHUNK = 64  # draws per key per round
+
+
+def uniforms(seed: int, chunk: int, n_keys: int, keys: np.ndarray) -> np.ndarray:
+    """Round ``chunk``'s 64 uniforms of each key index in ``keys`` (sorted, distinct,
+    < n_keys): the rows of ``default_rng(seed).random((n_keys, 64))`` drawn at that
+    round, found by jumping the PCG64 stream (one output per double) to each run of
+    consecutive keys instead of drawing the rows in between."""
+    out = np.empty((len(keys), _CHUNK))
+    if not len(keys):
+        return out
+    breaks = np.flatnonzero(np.diff(keys) != 1) + 1
+    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(keys)], strict=True):
+        bits = np.random.PCG64(seed)
+        bits.advance((int(chunk) * int(n_keys) + int(keys[lo])) * _CHUNK)
+        out[lo:hi] = np.random.Generator(bits).random((int(hi - lo), _CHUNK))
+    return out
 
 
 def benjamini_hochberg(p: np.ndarray, m: int | None = None) -> np.ndarray:
@@ -385,8 +412,21 @@ def benjamini_hochberg(p: np.ndarray, m: int | None = None) -> np.ndarray:
     if n == 0:
         return p.astype(float)
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, n + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
     out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
+    out[order] = bh_step_up(bh_scaled(p[order], m, 1))
     return out
+
+
+def bh_scaled(p_sorted: np.ndarray, m: int, first_rank: int) -> np.ndarray:
+    """p · m / rank for a run of p-values sorted ascending whose first has rank
+    ``first_rank`` among the network's tested edges (a block of a distributed sort
+    passes its offset)."""
+    return p_sorted * m / np.arange(first_rank, first_rank + len(p_sorted))
+
+
+def bh_step_up(scaled: np.ndarray, later: float = np.inf) -> np.ndarray:
+    """q-values of a run of ``bh_scaled`` values: the minimum over the run's rest and
+    ``later`` (the minimum over every later run), capped at 1. A minimum is exact in any
+    grouping, so runs computed apart give the q-values of one sort."""
+    q = np.minimum.accumulate(scaled[::-1])[::-1]
+    return np.minimum(np.minimum(q, later), 1.0)

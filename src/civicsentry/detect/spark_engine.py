@@ -12,8 +12,9 @@ exponentially). Two ways to store them:
 - ``memory``: Spark's local checkpoints (executor memory, spilling to local disk).
   Faster, but a lost executor fails the run; the default with a ``local`` master.
 
-Only this module and ``spark.py`` import pyspark, lazily: without the ``spark`` extra
-everything else works and asking for Spark raises ``BackendUnavailable``.
+Only this module, ``spark.py`` and ``spark_significance.py`` import pyspark, lazily:
+without the ``spark`` extra everything else works and asking for Spark raises
+``BackendUnavailable``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from .dialect import SPARK
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from .params import ResolvedParams
 
 log = logging.getLogger("civicsentry")
 
@@ -237,6 +240,27 @@ class SparkEngine:
             else f"SELECT {cols}, CAST(NULL AS BIGINT) AS {column} FROM {tmp} r",
         )
         self.drop(tmp)
+
+    def save(self, name: str, df: DataFrame) -> None:
+        """Materialise a DataFrame as table ``name`` (as ``create`` does a SELECT)."""
+        self._write(name, df)
+
+    def significance(
+        self,
+        p: ResolvedParams,
+        shares: dict[str, str],
+        w_us: dict[str, int],
+        raw: str,
+        out: str,
+        temp: list[str],
+        hypotheses: dict[str, int],
+        compared: dict[str, dict[int, int]],
+    ) -> None:
+        """The significance step on the executors (``pipeline._significance`` calls it
+        instead of running the arithmetic on the driver): see spark_significance.py."""
+        from .spark_significance import significance_on_executors
+
+        significance_on_executors(self, p, shares, w_us, raw, out, temp, hypotheses, compared)
 
     # -- files ----------------------------------------------------------------------
     def path(self, name: str) -> str:
