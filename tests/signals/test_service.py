@@ -134,7 +134,9 @@ def test_one_account_explained(built: Workspace) -> None:
     assert pile["weight"] == 2.5 and pile["direction"] == "high"
     assert sum(map(sum, a["rhythm"]["utc"])) == 12  # every post in the weekday × hour grid
     assert a["rhythm"]["local"] is not None
-    assert len(a["timeline"]["posts"]) == 5 and a["timeline"]["posts"][0]["post_id"] == "x:h11"
+    recent = a["timeline"]["posts"]  # the page is picked by row id, then read: same order
+    assert [p["post_id"] for p in recent] == ["x:h11", "x:h10", "x:h9", "x:h8", "x:h7"]
+    assert [p["hashtags"] for p in recent] == [["election"]] * 5
     assert sum(d["posts"] for d in a["timeline"]["days"]) == 12
     assert "it posts" in a["schedule"]["reason"]
     with pytest.raises(InvalidParams, match="No account 'x:nobody' in signals run"):

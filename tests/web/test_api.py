@@ -45,6 +45,8 @@ def test_clusters_list_filters_and_pages(client: Any, ana: dict[str, str]) -> No
     assert client.get("/api/clusters?min_size=5", headers=ana).json()["total"] == 0
     assert client.get("/api/clusters?modality=url", headers=ana).json()["total"] == 0
     assert client.get("/api/clusters?modality=repost", headers=ana).json()["total"] == 1
+    past = client.get("/api/clusters?offset=1", headers=ana).json()  # paged in the query
+    assert (past["total"], past["items"], past["prev"] is not None) == (1, [], True)
 
 
 def test_cluster_detail_network_and_members(client: Any, ana: dict[str, str]) -> None:

