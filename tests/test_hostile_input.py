@@ -147,6 +147,39 @@ def test_duplicate_ids_within_and_across_files(ws, tmp_path: Path) -> None:
     assert ws.scalar("SELECT text FROM posts WHERE post_id = 'x:1'") == "message 1"  # first wins
 
 
+
+def test_duplicate_ids_across_chunks_keep_the_first(ws, tmp_path: Path, monkeypatch) -> None:
+    # Chunks of 2 posts: the repeats of x:1 and x:2 fall in later chunks than their
+    # first occurrences, and one repeat shares a chunk with its original. Duplicates are
+    # removed once at publish, so the first in the file must still win everywhere.
+    import functools
+
+    import civicsentry.service.ingest as ingest_service
+    from civicsentry.ingest.base import Options
+
+    monkeypatch.setattr(ingest_service, "FLUSH_ROWS", 2)
+    monkeypatch.setattr(ingest_service, "Options", functools.partial(Options, batch_size=2))
+    lines = [
+        _post(1),
+        _post(2),
+        _post(3),
+        _post(1, text="second"),
+        _post(4),
+        _post(2, text="second"),
+        _post(2, text="third"),
+    ]
+    path = _jsonl(tmp_path / "a.jsonl", [json.dumps(p) for p in lines])
+    report = ingest_files(ws, [path])
+    assert_counts_add_up(report)
+    (f,) = report.files
+    assert (f.rows_read, f.rows_stored, f.rows_duplicate) == (7, 4, 3)
+    texts = dict(ws.con.execute("SELECT post_id, text FROM posts").fetchall())
+    assert texts == {f"x:{i}": f"message {i}" for i in (1, 2, 3, 4)}
+    # Actions come from the stored posts only: one `post` action per stored post.
+    assert ws.scalar("SELECT count(*) FROM actions WHERE object_type = 'post'") == 4
+    again = ingest_files(ws, [path]).files[0]
+    assert (again.rows_stored, again.rows_duplicate) == (0, 7)
+
 good = st.builds(lambda i: json.dumps(_post(i)), st.integers(0, 30))
 bad = st.sampled_from(
     ["{", "null", '"str"', "{}", '{"post_id": "x:1"}', "\x00\x01", "[[[", '{"a": 1e999}']

@@ -9,7 +9,9 @@
     │   └── InvalidParams            a parameter has the wrong value or type
     ├── WorkspaceError               the workspace cannot be used as it is (exit code 3)
     │   └── SchemaVersionMismatch    made by a newer CivicSentry, or needs `civicsentry migrate`
-    └── BackendUnavailable           an optional dependency is not installed (exit code 4)
+    ├── BackendUnavailable           an optional dependency is not installed (exit code 4)
+    ├── ShareCheckFailed             a bundle failed the checks every share must pass (exit code 5)
+    └── PullFailed                   a partner's TAXII server refused or failed a pull (exit code 6)
 
 Every class carries an ``exit_code`` for the CLI and an ``http_status`` for the web app;
 every message says what to do about it.
@@ -60,3 +62,17 @@ class SchemaVersionMismatch(WorkspaceError):
 class BackendUnavailable(CivicSentryError):
     exit_code = 4
     http_status = 501
+
+
+class ShareCheckFailed(CivicSentryError):
+    """A bundle failed the checks that every share must pass; nothing was shared."""
+
+    exit_code = 5
+    http_status = 500
+
+
+class PullFailed(CivicSentryError):
+    """A partner's TAXII server refused or failed the pull."""
+
+    exit_code = 6
+    http_status = 502

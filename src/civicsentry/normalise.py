@@ -78,7 +78,10 @@ _CANONICAL = re.compile(
 )
 
 
-@lru_cache(maxsize=1_000_000)
+# Bounded: each entry costs ~300 bytes, and a file with millions of distinct links would
+# otherwise grow the process by that much (ingest normalises each distinct value of a
+# chunk once anyway; the cache only spares repeats across chunks).
+@lru_cache(maxsize=100_000)
 def normalise_url(url: str) -> str | None:
     """Canonical form of a URL, or None when it is not an http(s) URL.
 

@@ -30,10 +30,9 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from ..errors import InvalidParams
+from .components import component_labels
 
 OBJECT_TYPE = "media"
 BITS = 64
@@ -103,8 +102,7 @@ def hash_labels(values: np.ndarray, distance: int) -> np.ndarray:
         kept_i.append(i[close])
         kept_j.append(j[close])
     ii, jj = np.concatenate(kept_i), np.concatenate(kept_j)
-    graph = coo_matrix((np.ones(len(ii), np.int8), (ii, jj)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+    return component_labels(n, ii, jj)
 
 
 def media_actions(

@@ -27,11 +27,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from ..errors import InvalidParams
 from ..normalise import text_keys
+from .components import component_labels
 
 OBJECT_TYPE = "simtext"
 _CHUNK = 1 << 16  # shingles per numpy block of the signature computation
@@ -133,8 +132,7 @@ def cluster_labels(sig: np.ndarray, params: SimtextParams) -> np.ndarray:
         kept_i.append(i[keep])
         kept_j.append(j[keep])
         ii, jj = np.concatenate(kept_i), np.concatenate(kept_j)
-        graph = coo_matrix((np.ones(len(ii), np.int8), (ii, jj)), shape=(n, n))
-        labels = connected_components(graph, directed=False)[1]
+        labels = component_labels(n, ii, jj)
     return labels
 
 

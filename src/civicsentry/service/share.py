@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import CivicSentryError, InvalidParams
+from ..errors import InvalidParams, ShareCheckFailed
 from ..share import checks, collections, disarm, pseudonym, records, tlp
 from ..share.evidence import Account, ClusterEvidence, Evidence, cluster_evidence
 from ..share.stix import ACCOUNT_EXTENSION, Producer, Rendering, account_type, build_bundle
@@ -28,13 +28,6 @@ from ..store import Workspace
 log = logging.getLogger("civicsentry")
 
 FORMATS = ("stix", "misp")
-
-
-class ShareCheckFailed(CivicSentryError):
-    """A bundle failed the checks that every share must pass; nothing was shared."""
-
-    exit_code = 5
-    http_status = 500
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,9 @@ from typing import Any
 import requests
 from taxii2client.v21 import Collection, as_pages
 
-from ..errors import CivicSentryError
+from ..errors import PullFailed
 
 PAGE = 500
-
-
-class PullFailed(CivicSentryError):
-    """A partner's TAXII server refused or failed the pull."""
-
-    exit_code = 6
-    http_status = 502
 
 
 class BearerAuth(requests.auth.AuthBase):
