@@ -147,7 +147,6 @@ def test_duplicate_ids_within_and_across_files(ws, tmp_path: Path) -> None:
     assert ws.scalar("SELECT text FROM posts WHERE post_id = 'x:1'") == "message 1"  # first wins
 
 
-
 def test_duplicate_ids_across_chunks_keep_the_first(ws, tmp_path: Path, monkeypatch) -> None:
     # Chunks of 2 posts: the repeats of x:1 and x:2 fall in later chunks than their
     # first occurrences, and one repeat shares a chunk with its original. Duplicates are
@@ -179,6 +178,7 @@ def test_duplicate_ids_across_chunks_keep_the_first(ws, tmp_path: Path, monkeypa
     assert ws.scalar("SELECT count(*) FROM actions WHERE object_type = 'post'") == 4
     again = ingest_files(ws, [path]).files[0]
     assert (again.rows_stored, again.rows_duplicate) == (0, 7)
+
 
 good = st.builds(lambda i: json.dumps(_post(i)), st.integers(0, 30))
 bad = st.sampled_from(
