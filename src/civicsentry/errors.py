@@ -6,10 +6,13 @@
     │   ├── MissingColumns           a tabular file lacks columns the format needs
     │   ├── UnknownFormat            no adapter recognises a file, or --format names none
     │   ├── StrictModeViolation      --strict and a record had to be quarantined
-    │   └── InvalidParams            a parameter has the wrong value or type
+    │   ├── InvalidParams            a parameter has the wrong value or type
+    │   └── NotFound                 what was asked for does not exist or is not visible (404)
     ├── WorkspaceError               the workspace cannot be used as it is (exit code 3)
     │   └── SchemaVersionMismatch    made by a newer CivicSentry, or needs `civicsentry migrate`
     ├── BackendUnavailable           an optional dependency is not installed (exit code 4)
+    ├── AuthenticationFailed         no valid credentials (401)
+    ├── PermissionDenied             valid credentials, but the role does not allow it (403)
     ├── ShareCheckFailed             a bundle failed the checks every share must pass (exit code 5)
     └── PullFailed                   a partner's TAXII server refused or failed a pull (exit code 6)
 
@@ -76,3 +79,23 @@ class PullFailed(CivicSentryError):
 
     exit_code = 6
     http_status = 502
+
+
+class NotFound(InputError):
+    """The thing asked for does not exist (or is not visible to the asker)."""
+
+    http_status = 404
+
+
+class AuthenticationFailed(CivicSentryError):
+    """No valid credentials: wrong password, unknown, revoked or expired token."""
+
+    exit_code = 5
+    http_status = 401
+
+
+class PermissionDenied(CivicSentryError):
+    """Valid credentials, but the role (or partner group) does not allow it."""
+
+    exit_code = 5
+    http_status = 403

@@ -142,7 +142,7 @@ def account_overview(ws: Workspace, account_id: str) -> dict[str, Any]:
     clusters it belongs to in the latest clustered run, and its object types."""
     rows = _rows(ws, "SELECT * FROM accounts WHERE account_id = ?", [account_id])
     if not rows:
-        from .users import NotFound
+        from ..errors import NotFound
 
         raise NotFound(f"No account {account_id!r} in this workspace.")
     # One scan of the account's posts gives the counts, the time range and the rhythm.

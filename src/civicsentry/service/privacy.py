@@ -24,9 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidParams
+from ..errors import InvalidParams, NotFound
 from ..store import Workspace
-from .users import NotFound
 
 RETENTION_KEY = "privacy.retention_days"
 LAST_PURGE_KEY = "privacy.last_purge"

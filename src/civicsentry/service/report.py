@@ -27,11 +27,10 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from .. import __version__
-from ..errors import BackendUnavailable, InvalidParams
+from ..errors import BackendUnavailable, InvalidParams, NotFound
 from ..store import Workspace
 from . import charts, explore
 from . import clusters as _clusters
-from .users import NotFound
 
 #: Most members drawn in the network picture (the strongest are kept, the cut is said).
 PICTURE_NODES = 1500

@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..errors import NotFound
 from ..store import Workspace
 from .explore import has_rows
-from .users import NotFound
 
 SHARE_COLUMNS = (
     "share_id, created_at, channel, format, scope, subject, tlp, community, recipient, "

@@ -23,7 +23,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..errors import CivicSentryError, InputError, InvalidParams
+from ..errors import AuthenticationFailed, InvalidParams, NotFound
 from ..store import Workspace
 
 ROLES = ("admin", "analyst", "partner")
@@ -37,26 +37,6 @@ _hasher = PasswordHasher()
 # wrong password (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 USER_COLUMNS = "user_id, username, role, partner_group, created_at, disabled, last_login"
-
-
-class AuthenticationFailed(CivicSentryError):
-    """No valid credentials: wrong password, unknown, revoked or expired token."""
-
-    exit_code = 5
-    http_status = 401
-
-
-class PermissionDenied(CivicSentryError):
-    """Valid credentials, but the role (or partner group) does not allow it."""
-
-    exit_code = 5
-    http_status = 403
-
-
-class NotFound(InputError):
-    """The thing asked for does not exist (or is not visible to the asker)."""
-
-    http_status = 404
 
 
 def _digest(secret: str) -> str:

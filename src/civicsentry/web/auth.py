@@ -24,8 +24,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from ..errors import AuthenticationFailed, PermissionDenied
 from ..service import users as _users
-from ..service.users import AuthenticationFailed, PermissionDenied
 from ..store import Workspace
 from .deps import WS
 

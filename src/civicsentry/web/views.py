@@ -15,13 +15,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from ..errors import CivicSentryError, InvalidParams, WorkspaceError
+from ..errors import CivicSentryError, InvalidParams, NotFound, PermissionDenied, WorkspaceError
 from ..service import clusters as _clusters
 from ..service import explore, shared
 from ..service import report as _report
 from ..service import summary as _summary
 from ..service import users as _users
-from ..service.users import NotFound, PermissionDenied
 from ..store import Workspace
 from .auth import User
 from .deps import Paging, page, window
