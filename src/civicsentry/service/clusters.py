@@ -193,6 +193,13 @@ def _rows(ws: Workspace, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 
 
 def top_clusters(
+    ws: Workspace, run_id: int | None = None, *, limit: int | None = 10
+) -> list[dict[str, Any]]:
+    """Clusters of a run, most suspicious first (JSON columns parsed; no timeline)."""
+    return cluster_page(ws, run_id, limit=limit)[0]
+
+
+def cluster_page(
     ws: Workspace,
     run_id: int | None = None,
     *,
@@ -201,31 +208,21 @@ def top_clusters(
     min_size: int = 0,
     min_suspicion: float = 0.0,
     modality: str | None = None,
-) -> list[dict[str, Any]]:
-    """Clusters of a run, most suspicious first (JSON columns parsed; no timeline), with
-    optional filters and paging done in the query (a run can hold thousands)."""
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a run's clusters, most suspicious first, with optional filters, and
+    how many pass the filters in all: filtered and paged in the query (a run can hold
+    thousands)."""
     rid = clustered_run_id(ws, run_id)
     where, params = _cluster_filter(rid, min_size, min_suspicion, modality)
+    total = int(ws.scalar(f"SELECT count(*) FROM clusters WHERE {where}", params))
     lim = f"LIMIT {int(limit)}" if limit else ""
-    return _rows(
+    rows = _rows(
         ws,
         f"SELECT * EXCLUDE (timeline) FROM clusters WHERE {where} "
         f"ORDER BY suspicion DESC, cluster_id {lim} OFFSET {max(int(offset), 0)}",
         params,
     )
-
-
-def count_clusters(
-    ws: Workspace,
-    run_id: int | None = None,
-    *,
-    min_size: int = 0,
-    min_suspicion: float = 0.0,
-    modality: str | None = None,
-) -> int:
-    """How many clusters ``top_clusters`` with the same filters would list in all."""
-    where, params = _cluster_filter(clustered_run_id(ws, run_id), min_size, min_suspicion, modality)
-    return int(ws.scalar(f"SELECT count(*) FROM clusters WHERE {where}", params))
+    return rows, total
 
 
 def _cluster_filter(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..errors import InvalidParams, WorkspaceError
+from ..errors import InvalidParams, NotFound, WorkspaceError
 from ..store import Workspace
 from . import clusters as _clusters
 
@@ -142,8 +142,6 @@ def account_overview(ws: Workspace, account_id: str) -> dict[str, Any]:
     clusters it belongs to in the latest clustered run, and its object types."""
     rows = _rows(ws, "SELECT * FROM accounts WHERE account_id = ?", [account_id])
     if not rows:
-        from ..errors import NotFound
-
         raise NotFound(f"No account {account_id!r} in this workspace.")
     # One scan of the account's posts gives the counts, the time range and the rhythm.
     # isodow: 1 = Monday ... 7 = Sunday; the grid is [weekday 0..6][hour 0..23].

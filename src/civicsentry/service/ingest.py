@@ -40,8 +40,8 @@ log = logging.getLogger("civicsentry")
 _T = TypeVar("_T")
 FLUSH_ROWS = 250_000  # posts buffered before one write: bounded memory, few index probes
 # DuckDB's share of an ingest's memory. Staging and publishing stream, so a larger cache
-# buys no speed (measured: the same time at 1 GB and 400 MB on 10M posts) but would grow
-# the process with the file until the cache is full.
+# buys little speed (measured: the same time on 10M Parquet posts, 5-10 % on X API v2
+# pages) but would grow the process with the file until the cache is full.
 INGEST_MEMORY_LIMIT = "400MB"
 ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
 

@@ -164,8 +164,7 @@ def cluster_list(
 ) -> dict[str, Any]:
     filters = {"min_size": min_size, "min_suspicion": min_suspicion, "modality": modality}
     try:
-        rows = _clusters.top_clusters(ws, run_id, limit=p.limit, offset=p.offset, **filters)
-        total = _clusters.count_clusters(ws, run_id, **filters)
+        rows, total = _clusters.cluster_page(ws, run_id, limit=p.limit, offset=p.offset, **filters)
     except (InvalidParams, WorkspaceError) as e:
         return not_computed(str(e)) | page(request, [], 0, p)
     return page(request, rows, total, p) | {
