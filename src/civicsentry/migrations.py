@@ -57,3 +57,24 @@ def _index_posts_by_account(con: duckdb.DuckDBPyConnection) -> None:
     scans the whole table (docs/benchmarks.md, `web`, has the measurements)."""
     for ddl in schema.POSTS.index_ddl():
         con.execute(ddl)
+
+
+@step(4)
+def _store_cluster_edges(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 4: ``cluster_edges`` (created before this step) filled for every stored
+    clustering, so a cluster's network and delay histogram stop scanning the run's
+    whole ``coordination_edges``; and an index on ``account_signals.account_id`` for
+    the account view (docs/benchmarks.md, `web`, has the measurements)."""
+    from .detect.cluster_stats import cluster_edges_sql
+
+    # The network each detection run was clustered on: that of its latest clustering.
+    clustered = con.execute(
+        """SELECT CAST(json_extract(params, '$.detection_run_id') AS BIGINT) AS rid,
+                  arg_max(coalesce(json_extract_string(params, '$.network'), 'multi'), run_id)
+           FROM runs WHERE step = 'cluster' GROUP BY ALL HAVING rid IS NOT NULL ORDER BY rid"""
+    ).fetchall()
+    con.execute("DELETE FROM cluster_edges")
+    for rid, network in clustered:
+        con.execute(f"INSERT INTO cluster_edges {cluster_edges_sql(int(rid), str(network))}")
+    for ddl in schema.ACCOUNT_SIGNALS_TABLE.index_ddl():
+        con.execute(ddl)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Kinds of post. A repost re-shares ``parent_post_id`` without new text; a quote
 #: re-shares it with text; a reply answers it.
@@ -428,6 +428,29 @@ CLUSTER_MEMBERS = Table(
     "One row per account in a cluster.",
 )
 
+CLUSTER_EDGES = Table(
+    "cluster_edges",
+    (
+        _c("run_id", "BIGINT", "the detection run whose network was clustered", nullable=False),
+        _c("cluster_id", "BIGINT", nullable=False),
+        _c("account_a", "VARCHAR", "one member; account_a < account_b", nullable=False),
+        _c("account_b", "VARCHAR", "the other member", nullable=False),
+        _c("weight", "BIGINT", "as in `coordination_edges`", nullable=False),
+        _c("object_types", "VARCHAR", "as in `coordination_edges`"),
+        _c(
+            "delay_s",
+            "DOUBLE",
+            "the edge's typical delay, seconds: its median delay (our semantics), else its "
+            "mean delay (peers), else its smallest",
+        ),
+    ),
+    "The edges between members of each cluster in the clustered network (significant ones "
+    "where the run tested them): copied from `coordination_edges` when the run is clustered "
+    "(and, for workspaces clustered before schema 4, by the migration), so a cluster's "
+    "network and delay histogram read its own edges instead of the run's.",
+    since=4,
+)
+
 ALERTS = Table(
     "alerts",
     (
@@ -722,8 +745,10 @@ ACCOUNT_SIGNALS_TABLE = Table(
         _c("explanation", "VARCHAR", "JSON: the raw figures behind the signals and the schedule"),
     ),
     "Explained account signals (docs/signals.md): one row per account per signals run; "
-    "earlier runs are kept.",
+    "earlier runs are kept. Indexed on `account_id` (since schema 4), so one account's "
+    "rows are found without a scan.",
     since=2,
+    indexes=("account_id",),
 )
 
 CLUSTER_SCHEDULES = Table(
@@ -1240,6 +1265,7 @@ TABLES: tuple[Table, ...] = (
     CLUSTER_SCHEDULES,
     *SHARE_TABLES,
     *NARRATIVE_TABLES,
+    CLUSTER_EDGES,
 )
 
 

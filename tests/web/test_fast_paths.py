@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import civicsentry
+from civicsentry.schema import SCHEMA_VERSION
 from civicsentry.service import accounts, explore
 from civicsentry.web.audit import AuditWriter
 from civicsentry.web.deps import RequestWorkspace
@@ -34,7 +35,7 @@ def indexes(ws: Any) -> list[str]:
 def test_a_schema_2_workspace_gets_the_posts_index(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
     with civicsentry.open(path) as ws:
-        assert ws.schema_version == 3 and INDEX in indexes(ws)  # new workspaces have it
+        assert ws.schema_version == SCHEMA_VERSION and INDEX in indexes(ws)  # new ones have it
         ws.con.execute(
             "INSERT INTO posts (post_id, platform, account_id, created_at, kind) VALUES "
             "('x:1', 'x', 'x:a', '2024-05-01 08:00:00+00', 'post')"
@@ -42,7 +43,7 @@ def test_a_schema_2_workspace_gets_the_posts_index(tmp_path: Path) -> None:
         ws.con.execute(f"DROP INDEX {INDEX}")  # as a schema 2 workspace was made
         ws.con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     with civicsentry.open(path) as ws:
-        assert ws.schema_version == 3 and INDEX in indexes(ws)
+        assert ws.schema_version == SCHEMA_VERSION and INDEX in indexes(ws)
         assert explore.search_posts(ws, account_id="x:a")[0]["post_id"] == "x:1"
 
 
@@ -131,3 +132,17 @@ def test_a_closed_writer_commits_what_was_pending(tmp_path: Path) -> None:
         assert ws.scalar("SELECT count(*) FROM audit_log WHERE action = 'test.view'") == 20
         with pytest.raises(RuntimeError, match="closed"):
             writer.write("test.view", {}, "ana")
+
+
+def test_request_rows_are_the_workspace_rows(app: Any) -> None:
+    # RequestWorkspace.dicts runs the statement directly; Workspace.dicts through a relation.
+    query = "SELECT *, '{\"a\": [1]}' AS j FROM runs WHERE run_id <= ? ORDER BY run_id"
+    w = RequestWorkspace(app.state.workspace)
+    try:
+        mine = w.dicts(query, [3], json_columns=("j", "params"))
+        base = civicsentry.api.Workspace.dicts(w, query, [3], json_columns=("j", "params"))
+        assert mine == base and len(mine) == 3 and mine[0]["j"] == {"a": [1]}
+        assert isinstance(mine[0]["params"], dict) and mine[0]["started_at"].tzinfo is not None
+        assert w.dicts("SELECT 1 AS x WHERE false") == []
+    finally:
+        w.close()

@@ -349,6 +349,28 @@ def top_objects(
     return out
 
 
+# -- stored with the clusters -----------------------------------------------------------
+
+
+def cluster_edges_sql(run_id: int, network: str) -> str:
+    """SQL: the rows of ``cluster_edges`` for a stored clustering of detection run
+    ``run_id`` on ``network`` — the run's edges of that network (significant ones where
+    it tested them) whose two accounts are members of the same stored cluster, ordered
+    by cluster so that reading one cluster's edges skips the other row groups. Reads
+    ``coordination_edges`` and ``cluster_members``; the service stores the result when
+    it stores the clusters, and the schema 4 migration for older clusterings."""
+    return f"""
+    SELECT e.run_id, ma.cluster_id, e.account_a, e.account_b, e.weight, e.object_types,
+           coalesce(e.median_delay_s, e.avg_delay_s, e.min_delay_s) AS delay_s
+    FROM coordination_edges e
+    JOIN cluster_members ma ON ma.run_id = e.run_id AND ma.account_id = e.account_a
+    JOIN cluster_members mb ON mb.run_id = e.run_id AND mb.account_id = e.account_b
+    WHERE e.run_id = {int(run_id)} AND e.object_type = {lit(network)}
+      AND coalesce(e.significant, true) AND ma.cluster_id = mb.cluster_id
+    ORDER BY ma.cluster_id, e.weight DESC, e.account_a, e.account_b
+    """
+
+
 # -- small helpers ---------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ the CLI, the Python API and the web app alike.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -20,13 +21,14 @@ from .. import __version__
 from ..detect import DuckDBEngine
 from ..errors import InvalidParams, WorkspaceError
 from ..schema import ACCOUNT_SIGNALS_TABLE, CLUSTER_SCHEDULES
-from ..signals import BY_NAME, SIGNALS, SignalParams, compute_account_signals, drop_temp
+from ..signals import BY_NAME, SIGNALS, Signal, SignalParams, compute_account_signals, drop_temp
 from ..signals.flags import schedule_reason
 from ..signals.pipeline import CLUSTERS, RESULT
 from ..signals.schedule import offset_distance
 from ..store import Workspace
 from . import clusters as _clusters
 from . import detect as _detect
+from .handles import with_handles
 
 RUN_STEP, RUN_NAME = "score", "account_signals"
 Progress = Callable[[str, int, int], None]
@@ -178,14 +180,12 @@ def latest_signals_run_id(ws: Workspace) -> int | None:
 
 def signals_run(ws: Workspace, run_id: int | None = None) -> dict[str, Any]:
     """The ``runs`` row of a signals run (default: the latest), params and summary parsed."""
-    rid = latest_signals_run_id(ws) if run_id is None else run_id
-    rows = []
-    if rid is not None:
-        rel = ws.sql(
-            "SELECT * FROM runs WHERE run_id = ? AND step = ? AND name = ?",
-            params=[int(rid), RUN_STEP, RUN_NAME],
-        )
-        rows = [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+    # One query either way (the latest is the one of highest id): views read it per request.
+    which = "" if run_id is None else " AND run_id = ?"
+    rows = ws.dicts(
+        f"SELECT * FROM runs WHERE step = ? AND name = ?{which} ORDER BY run_id DESC LIMIT 1",
+        [RUN_STEP, RUN_NAME] + ([] if run_id is None else [int(run_id)]),
+    )
     if not rows:
         raise InvalidParams(
             "No account signals yet: run `civicsentry accounts build` first."
@@ -248,45 +248,82 @@ def top_accounts(
         raise InvalidParams("limit and offset must be ≥ 0.")
     lim = f"LIMIT {int(limit)} OFFSET {int(offset)}" if limit else f"OFFSET {int(offset)}"
     direction = "ASC" if ascending else "DESC"
-    rows = _dicts(
+    # Rows are wide (three columns per signal) and a page's rows lie apart in the table:
+    # each column read costs per row, so the list reads its own columns first and then
+    # only those of the signals its rows name among their top ones.
+    rows = with_handles(
         ws,
-        f"""SELECT s.*, a.handle FROM account_signals s LEFT JOIN accounts a USING (account_id)
-            WHERE {" AND ".join(where)}
-            ORDER BY s."{order_by}" {direction} NULLS LAST, s.rank {lim}""",
-        args,
+        _dicts(
+            ws,
+            f"""SELECT {", ".join(f"s.{c}" for c in BRIEF_COLUMNS)} FROM account_signals s
+                WHERE {" AND ".join(where)}
+                ORDER BY s."{order_by}" {direction} NULLS LAST, s.rank {lim}""",
+            args,
+        ),
     )
+    _add_top_signal_columns(ws, run["run_id"], rows)
     return [_brief(r, run["params"].get("weights", {})) for r in rows]
 
 
+def _add_top_signal_columns(ws: Workspace, run_id: int, rows: list[dict[str, Any]]) -> None:
+    """Add to each row the value, percentile and contribution of its top signals."""
+    names = sorted({n for r in rows for n in _top_names(r)} & set(BY_NAME))
+    if not names:
+        return
+    cols = ", ".join(f'"{n}", "{n}_pct", "{n}_contrib"' for n in names)
+    where, args = (
+        "run_id = ? AND list_contains(?, account_id)",
+        [run_id, [r["account_id"] for r in rows]],
+    )
+    scores = [r["score"] for r in rows]
+    if all(x is not None and math.isfinite(x) for x in scores):
+        # The rows' score range: DuckDB tests it before the id list, and cheaply.
+        where += " AND score BETWEEN ? AND ?"
+        args += [min(scores), max(scores)]
+    extra = {
+        r["account_id"]: r
+        for r in _dicts(ws, f"SELECT account_id, {cols} FROM account_signals WHERE {where}", args)
+    }
+    for r in rows:
+        r.update(extra.get(r["account_id"], {}))
+
+
+def _top_names(row: dict[str, Any]) -> list[str]:
+    return [n for n in (row["top_signals"] or "").split(",") if n]
+
+
 def _signal_rows(row: dict[str, Any], weights: dict[str, float]) -> list[dict[str, Any]]:
-    out = []
-    for s in SIGNALS:
-        out.append(
-            {
-                "name": s.name,
-                "family": s.family,
-                "value": row[s.name],
-                "percentile": row[f"{s.name}_pct"],
-                "direction": {1: "high", -1: "low", 0: "shown only"}[s.direction],
-                "weight": weights.get(s.name, s.weight) if s.direction else 0.0,
-                "contribution": row[f"{s.name}_contrib"],
-                "unit": s.unit,
-                "means": s.means,
-            }
-        )
-    return out
+    return [_signal_row(s, row, weights) for s in SIGNALS]
+
+
+def _signal_row(s: Signal, row: dict[str, Any], weights: dict[str, float]) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "family": s.family,
+        "value": row[s.name],
+        "percentile": row[f"{s.name}_pct"],
+        "direction": {1: "high", -1: "low", 0: "shown only"}[s.direction],
+        "weight": weights.get(s.name, s.weight) if s.direction else 0.0,
+        "contribution": row[f"{s.name}_contrib"],
+        "unit": s.unit,
+        "means": s.means,
+    }
+
+
+#: What a list entry shows of an ``account_signals`` row (with the handle and top signals).
+BRIEF_KEEP = (
+    "rank", "account_id", "handle", "platform", "score", "coverage", "posts",
+    "utc_offset", "schedule_confidence", "schedule_template", "population_offset",
+    "population_share", "foreign_schedule", "cluster_id", "run_id",
+)  # fmt: skip
+BRIEF_COLUMNS = (*(k for k in BRIEF_KEEP if k != "handle"), "top_signals")
 
 
 def _brief(row: dict[str, Any], weights: dict[str, float]) -> dict[str, Any]:
-    """A list entry: the account, its score and the signals that made it."""
-    signals = {s["name"]: s for s in _signal_rows(row, weights)}
-    top = [signals[n] for n in (row["top_signals"] or "").split(",") if n]
-    keep = (
-        "rank", "account_id", "handle", "platform", "score", "coverage", "posts",
-        "utc_offset", "schedule_confidence", "schedule_template", "population_offset",
-        "population_share", "foreign_schedule", "cluster_id", "run_id",
-    )  # fmt: skip
-    return {k: row.get(k) for k in keep} | {
+    """A list entry: the account, its score and the signals that made it (``row`` holds
+    the columns of its top signals at least)."""
+    top = [_signal_row(BY_NAME[n], row, weights) for n in _top_names(row)]
+    return {k: row.get(k) for k in BRIEF_KEEP} | {
         "top_signals": [
             {k: s[k] for k in ("name", "value", "percentile", "weight", "contribution")}
             for s in top
@@ -301,6 +338,26 @@ def account_profile(
     percentile, weight and contribution, the schedule and why it is (not) flagged, the
     hour × weekday rhythm (UTC and local), and a timeline of its posts (daily counts and
     the ``posts`` most recent)."""
+    sig = signals_profile(ws, account_id, signals_run_id=signals_run_id)
+    profile = _dicts(ws, "SELECT * FROM accounts WHERE account_id = ?", [account_id])
+    return (
+        {"account_id": account_id, "run": sig["run"], "account": profile[0] if profile else None}
+        | {k: v for k, v in sig.items() if k not in ("account_id", "run")}
+        | {"timeline": timeline(ws, account_id, limit=posts)}
+    )
+
+
+def signals_profile(
+    ws: Workspace,
+    account_id: str,
+    *,
+    signals_run_id: int | None = None,
+    hour_counts: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """The signals part of ``account_profile`` (no profile fields, no timeline): run,
+    score, rank, coverage, top signals, cluster, every signal, schedule, figures and
+    rhythm. ``hour_counts``: the account's posts per UTC hour of the week (Monday 00:00
+    first), when the caller has counted them already."""
     run = signals_run(ws, signals_run_id)
     rows = _dicts(
         ws,
@@ -315,7 +372,6 @@ def account_profile(
     row = rows[0]
     params = run["params"]
     p = SignalParams(**{k: v for k, v in params.items() if k in SignalParams.__dataclass_fields__})
-    profile = _dicts(ws, "SELECT * FROM accounts WHERE account_id = ?", [account_id])
     n_run = ws.scalar("SELECT count(*) FROM account_signals WHERE run_id = ?", [run["run_id"]])
     return {
         "account_id": account_id,
@@ -325,17 +381,15 @@ def account_profile(
             "detection_run_id": params.get("detection_run_id"),
             "accounts": n_run,
         },
-        "account": profile[0] if profile else None,
         "score": row["score"],
         "rank": row["rank"],
         "coverage": row["coverage"],
-        "top_signals": [n for n in (row["top_signals"] or "").split(",") if n],
+        "top_signals": _top_names(row),
         "cluster_id": row["cluster_id"],
         "signals": _signal_rows(row, params.get("weights", {})),
         "schedule": _schedule(row, p),
         "figures": row["explanation"],
-        "rhythm": rhythm(ws, account_id, row["utc_offset"]),
-        "timeline": timeline(ws, account_id, limit=posts),
+        "rhythm": rhythm(ws, account_id, row["utc_offset"], hour_counts=hour_counts),
     }
 
 
@@ -374,16 +428,28 @@ def _schedule(row: dict[str, Any], p: SignalParams) -> dict[str, Any]:
     } | {"reason": reason}  # fmt: skip
 
 
-def rhythm(ws: Workspace, account_id: str, utc_offset: int | None) -> dict[str, Any]:
-    """Posts per weekday (Monday first) × hour, in UTC and at ``utc_offset`` local time."""
+def rhythm(
+    ws: Workspace,
+    account_id: str,
+    utc_offset: int | None,
+    *,
+    hour_counts: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """Posts per weekday (Monday first) × hour, in UTC and at ``utc_offset`` local time
+    (``hour_counts``: the 168 UTC counts, when the caller has them)."""
     from ..signals.rhythm import how_sql
 
-    counts = [0] * 168
-    for how, n in ws.con.execute(
-        f"SELECT {how_sql('created_at')}, count(*) FROM posts WHERE account_id = ? GROUP BY 1",
-        [account_id],
-    ).fetchall():
-        counts[int(how)] = int(n)
+    if hour_counts is not None:
+        if len(hour_counts) != 168:
+            raise InvalidParams("hour_counts has one count per hour of the week (168).")
+        counts = [int(n) for n in hour_counts]
+    else:
+        counts = [0] * 168
+        for how, n in ws.con.execute(
+            f"SELECT {how_sql('created_at')}, count(*) FROM posts WHERE account_id = ? GROUP BY 1",
+            [account_id],
+        ).fetchall():
+            counts[int(how)] = int(n)
 
     def grid(shift: int) -> list[list[int]]:
         local = [counts[(h - shift) % 168] for h in range(168)]

@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .. import __version__
-from ..detect.cluster_stats import lit
+from ..detect.cluster_stats import cluster_edges_sql, lit
 from ..detect.clusters import ClusterParams, find_clusters
 from ..errors import InvalidParams, WorkspaceError
 from ..schema import CLUSTER_MEMBERS, CLUSTERS
 from ..store import Workspace
 from . import detect as _detect
+from .handles import with_handles
 
 RUN_STEP, RUN_NAME = "cluster", "leiden"
 JSON_COLUMNS = ("modalities", "top_objects", "timeline", "delays", "suspicion_components")
@@ -107,6 +108,7 @@ def cluster_run(
             )
             con.execute("DELETE FROM clusters WHERE run_id = ?", [rid])
             con.execute("DELETE FROM cluster_members WHERE run_id = ?", [rid])
+            con.execute("DELETE FROM cluster_edges WHERE run_id = ?", [rid])
             ccols = [c for c in CLUSTERS.column_names if c not in ("run_id", "clustering_run_id")]
             con.execute(
                 f"INSERT INTO clusters (run_id, clustering_run_id, {', '.join(ccols)}) "
@@ -117,6 +119,8 @@ def cluster_run(
                 f"INSERT INTO cluster_members (run_id, {', '.join(mcols)}) "
                 f"SELECT {int(rid)}, {', '.join(mcols)} FROM {result.members}"
             )
+            # Each cluster's own edges, so that its network and delays need not scan the run's.
+            con.execute(f"INSERT INTO cluster_edges {cluster_edges_sql(rid, net)}")
             ws.audit("cluster", {"run_id": rid, "clustering_run_id": crid, **stats})
     finally:
         result.close()
@@ -240,15 +244,18 @@ def cluster_members(
     ws: Workspace, cluster_id: int, run_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Members of one cluster with their handles, most connected first."""
-    rid = clustered_run_id(ws, run_id)
-    return _rows(
+    return members_of(ws, clustered_run_id(ws, run_id), cluster_id)
+
+
+def members_of(ws: Workspace, rid: int, cluster_id: int) -> list[dict[str, Any]]:
+    """``cluster_members`` of a run already checked by ``clustered_run_id``."""
+    rows = _rows(
         ws,
-        """SELECT m.account_id, a.handle, m.* EXCLUDE (run_id, cluster_id, account_id)
-           FROM cluster_members m LEFT JOIN accounts a USING (account_id)
-           WHERE m.run_id = ? AND m.cluster_id = ?
-           ORDER BY m.strength DESC, m.account_id""",
+        """SELECT account_id, * EXCLUDE (run_id, cluster_id, account_id) FROM cluster_members
+           WHERE run_id = ? AND cluster_id = ? ORDER BY strength DESC, account_id""",
         [rid, int(cluster_id)],
     )
+    return with_handles(ws, rows)
 
 
 def cluster_detail(ws: Workspace, cluster_id: int, run_id: int | None = None) -> dict[str, Any]:
@@ -261,4 +268,4 @@ def cluster_detail(ws: Workspace, cluster_id: int, run_id: int | None = None) ->
         raise InvalidParams(
             f"Run {rid} has no cluster {cluster_id}; `civicsentry clusters list` shows them."
         )
-    return rows[0] | {"members": cluster_members(ws, cluster_id, rid)}
+    return rows[0] | {"members": members_of(ws, rid, cluster_id)}

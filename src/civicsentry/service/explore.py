@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import InvalidParams, NotFound, WorkspaceError
 from ..store import Workspace
 from . import clusters as _clusters
+from .handles import with_handles
 
 #: Edges drawn at most for one cluster (the heaviest are kept and the cut is reported).
 MAX_NETWORK_EDGES = 20_000
@@ -114,14 +115,13 @@ def search_posts(
             "SELECT * FROM m) p"
         )
         params = [account_id, *params]
-    return _rows(
+    rows = _rows(
         ws,
-        "SELECT p.post_id, p.platform, p.account_id, a.handle, p.created_at, p.kind, "
-        "p.parent_post_id, p.text, p.lang, p.urls, p.hashtags "
-        f"FROM {source} LEFT JOIN accounts a USING (account_id) {where} "
+        f"SELECT {_POST_COLUMNS} FROM {source} {where} "
         f"ORDER BY p.created_at DESC, p.post_id LIMIT {int(limit)} OFFSET {int(offset)}",
         params,
     )
+    return with_handles(ws, rows)
 
 
 def count_posts(
@@ -148,10 +148,10 @@ def account_overview(ws: Workspace, account_id: str) -> dict[str, Any]:
     grid = [[0] * 24 for _ in range(7)]
     kinds: dict[str, int] = {}
     first = last = None
-    for kind, dow, hour, n, t0, t1 in ws.sql(
+    for kind, dow, hour, n, t0, t1 in ws.con.execute(
         "SELECT kind, isodow(created_at), hour(created_at), count(*), min(created_at), "
         "max(created_at) FROM posts WHERE account_id = ? GROUP BY ALL",
-        params=[account_id],
+        [account_id],
     ).fetchall():
         grid[int(dow) - 1][int(hour)] += int(n)
         kinds[kind] = kinds.get(kind, 0) + int(n)
@@ -214,19 +214,6 @@ def clustered_network(ws: Workspace, run_id: int) -> str:
     return str(value or "multi")
 
 
-def _internal_edges(run_id: int, network: str, cluster_id: int) -> tuple[str, list[Any]]:
-    """FROM/WHERE of the edges between members of one cluster, in the clustered network
-    (significant edges only where the run tested them)."""
-    sql = (
-        "FROM coordination_edges e "
-        "JOIN cluster_members ma ON ma.run_id = e.run_id AND ma.account_id = e.account_a "
-        "JOIN cluster_members mb ON mb.run_id = e.run_id AND mb.account_id = e.account_b "
-        "WHERE e.run_id = ? AND e.object_type = ? AND coalesce(e.significant, true) "
-        "AND ma.cluster_id = ? AND mb.cluster_id = ?"
-    )
-    return sql, [run_id, network, cluster_id, cluster_id]
-
-
 #: Upper bounds (seconds) of the delay histogram's bins; the last bin is open.
 DELAY_BINS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
@@ -234,21 +221,28 @@ DELAY_BINS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 def cluster_delays(ws: Workspace, cluster_id: int, run_id: int | None = None) -> dict[str, Any]:
     """Histogram of the typical delay of a cluster's internal edges (the edge's median
     delay for our semantics, its mean delay for the peers'), in seconds."""
-    rid = _clusters.clustered_run_id(ws, run_id)
-    sql, params = _internal_edges(rid, clustered_network(ws, rid), int(cluster_id))
-    delays = [
-        float(d)
-        for (d,) in ws.sql(
-            f"SELECT coalesce(e.median_delay_s, e.avg_delay_s, e.min_delay_s) {sql}",
-            params=params,
-        ).fetchall()
-        if d is not None
-    ]
+    return delay_histogram(ws, _clusters.clustered_run_id(ws, run_id), cluster_id)
+
+
+def delay_histogram(ws: Workspace, rid: int, cluster_id: int) -> dict[str, Any]:
+    """``cluster_delays`` of a run already checked by ``clusters.clustered_run_id``,
+    from the cluster's stored edges (``cluster_edges``)."""
+    # Bin i holds delays < DELAY_BINS[i] and ≥ the bound before; NaN sorts last in
+    # DuckDB, so it falls in the open bin, as it would by comparison in Python.
+    case = " ".join(f"WHEN delay_s < {b} THEN {i}" for i, b in enumerate(DELAY_BINS))
+    rows = ws.con.execute(
+        f"SELECT CASE {case} ELSE {len(DELAY_BINS)} END AS bin, count(*) FROM cluster_edges "
+        "WHERE run_id = ? AND cluster_id = ? AND delay_s IS NOT NULL GROUP BY ALL",
+        [rid, int(cluster_id)],
+    ).fetchall()
     counts = [0] * (len(DELAY_BINS) + 1)
-    for d in delays:
-        counts[next((i for i, b in enumerate(DELAY_BINS) if d < b), len(DELAY_BINS))] += 1
+    for i, n in rows:
+        counts[int(i)] = int(n)
     labels = [f"<{b}s" for b in DELAY_BINS] + [f"≥{DELAY_BINS[-1]}s"]
-    return {"edges": len(delays), "bins": [[lab, n] for lab, n in zip(labels, counts, strict=True)]}
+    return {
+        "edges": sum(counts),
+        "bins": [[lab, n] for lab, n in zip(labels, counts, strict=True)],
+    }
 
 
 def cluster_network(
@@ -262,7 +256,7 @@ def cluster_network(
     co-action share, handle) and the heaviest ``max_edges`` internal edges of the
     clustered network (significant edges of the ``multi`` network for our semantics)."""
     rid = _clusters.clustered_run_id(ws, run_id)
-    members = _clusters.cluster_members(ws, cluster_id, rid)
+    members = _clusters.members_of(ws, rid, cluster_id)
     if not members:  # a cluster has two members or more
         cluster_summary(ws, cluster_id, rid)  # says so when there is no such cluster
     network = clustered_network(ws, rid)
@@ -276,11 +270,11 @@ def cluster_network(
         }
         for m in members
     ]
-    edge_sql, params = _internal_edges(rid, network, int(cluster_id))
-    rows = ws.sql(  # one pass over the edges gives the heaviest and how many in all
-        f"SELECT e.account_a, e.account_b, e.weight, e.object_types, count(*) OVER () "
-        f"{edge_sql} ORDER BY e.weight DESC, e.account_a, e.account_b LIMIT {int(max_edges)}",
-        params=params,
+    rows = ws.con.execute(  # one pass over the edges gives the heaviest and how many in all
+        "SELECT account_a, account_b, weight, object_types, count(*) OVER () FROM cluster_edges "
+        "WHERE run_id = ? AND cluster_id = ? "
+        f"ORDER BY weight DESC, account_a, account_b LIMIT {int(max_edges)}",
+        [rid, int(cluster_id)],
     ).fetchall()
     edges = [{"source": a, "target": b, "weight": w, "types": t} for a, b, w, t, _ in rows]
     total = int(rows[0][4]) if rows else 0

@@ -185,7 +185,7 @@ def cluster_detail(
     ws.audit("view.cluster", {"run_id": c["run_id"], "cluster_id": cluster_id}, user.username)
     return {
         "cluster": c,
-        "delay_histogram": explore.cluster_delays(ws, cluster_id, c["run_id"]),
+        "delay_histogram": explore.delay_histogram(ws, c["run_id"], cluster_id),
         "methods": run_params(ws, c["run_id"], c.get("clustering_run_id")),
         "share": share_targets(ws, user),
         "members": page(request, window(members, p), len(members), p),
@@ -244,7 +244,10 @@ def account_detail(
     signals: dict[str, Any] = not_computed("Account signals are not computed yet.")
     if accounts is not None and explore.has_rows(ws, "account_signals"):
         try:
-            profile = accounts.account_profile(ws, account_id, posts=0)
+            # The overview counted the posts per weekday and hour already (the rhythm's
+            # UTC grid); the profile fields and timeline of account_profile are not shown.
+            hours = [n for day in data["rhythm"]["counts"] for n in day]
+            profile = accounts.signals_profile(ws, account_id, hour_counts=hours)
             signals = {"computed": True} | {
                 k: profile[k]
                 for k in (
