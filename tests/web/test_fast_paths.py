@@ -5,6 +5,7 @@ the group-committed audit log (every view recorded, atomic inside transactions).
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -134,14 +135,18 @@ def test_a_closed_writer_commits_what_was_pending(tmp_path: Path) -> None:
             writer.write("test.view", {}, "ana")
 
 
-def test_request_rows_are_the_workspace_rows(app: Any) -> None:
-    # RequestWorkspace.dicts runs the statement directly; Workspace.dicts through a relation.
+def test_rows_as_dicts_are_the_relation_rows(app: Any) -> None:
+    # Workspace.dicts runs the statement directly (no relation, planned once): the same
+    # rows, names and types as the relation gives, JSON columns decoded.
     query = "SELECT *, '{\"a\": [1]}' AS j FROM runs WHERE run_id <= ? ORDER BY run_id"
     w = RequestWorkspace(app.state.workspace)
     try:
         mine = w.dicts(query, [3], json_columns=("j", "params"))
-        base = civicsentry.api.Workspace.dicts(w, query, [3], json_columns=("j", "params"))
-        assert mine == base and len(mine) == 3 and mine[0]["j"] == {"a": [1]}
+        rel = w.sql(query, params=[3])
+        base = [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+        assert len(mine) == 3 and [set(d) for d in mine] == [set(d) for d in base]
+        for d, b in zip(mine, base, strict=True):
+            assert d == b | {"j": {"a": [1]}, "params": json.loads(b["params"])}
         assert isinstance(mine[0]["params"], dict) and mine[0]["started_at"].tzinfo is not None
         assert w.dicts("SELECT 1 AS x WHERE false") == []
     finally:

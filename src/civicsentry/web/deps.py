@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -41,22 +40,6 @@ class RequestWorkspace(Workspace):
                 yield con
         finally:
             self._transactions -= 1
-
-    def dicts(
-        self, query: str, params: list[Any] | None = None, *, json_columns: Iterable[str] = ()
-    ) -> list[dict[str, Any]]:
-        """``Workspace.dicts`` run as a plain statement: the relation it builds binds
-        (plans) each query once more before running it, ~0.4 ms for a point look-up and
-        ~3 ms of server CPU per request over the benchmark's mix (docs/benchmarks.md)."""
-        cur = self.con.execute(query, params or [])
-        rows = cur.fetchall()
-        names = [d[0] for d in cur.description or ()]
-        out = [dict(zip(names, r, strict=True)) for r in rows]
-        for d in out:
-            for k in json_columns:
-                if isinstance(d.get(k), str):
-                    d[k] = json.loads(d[k])
-        return out
 
     def audit(self, action: str, detail: dict[str, Any], actor: str | None = None) -> None:
         if self._writer is None or self._transactions or actor is None:
