@@ -6,12 +6,16 @@ are all counted); peak memory is the process's peak RSS, sampled every 20 ms.
 
     .venv/bin/python bench/bench_ingest.py --sizes 1000000 10000000 --repeat 3
 
-writes its table into docs/benchmarks.md between the `ingest` markers.
+writes its table into docs/benchmarks.md between the `ingest` markers (the text after the
+table is kept). ``--work /tmp/ing`` reuses simulated inputs kept there (``parquet-1000000``,
+...); ``--file cnt=/tmp/cb/sim_1000000.csv:cnt`` adds an existing file (label=path, and
+``:format`` to force one), such as the toolkit CSV of the coordination benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -19,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import duckdb
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,17 +60,29 @@ def bench(size: int, fmt: str, repeat: int, work: Path) -> dict[str, object]:
             stdout=subprocess.DEVNULL,
         )
     posts = next(data.glob("tweets.jsonl" if fmt == "twitter-v2" else "posts.*"))
+    return bench_file(fmt, posts, size, None, repeat, work)
+
+
+def bench_file(
+    label: str, posts: Path, size: int | None, fmt: str | None, repeat: int, work: Path
+) -> dict[str, object]:
+    """Ingest ``posts`` ``repeat`` times, each into a fresh workspace in ``work``; ``size``
+    is the posts counted for posts/s (None: the rows the ingest read)."""
     times, peaks = [], []
     for _ in range(repeat):
         ws = work / "ws.duckdb"
         for f in work.glob("ws.duckdb*"):
-            f.unlink()
-        t, peak = run([str(BIN), "ingest", str(posts), "-w", str(ws)])
+            shutil.rmtree(f) if f.is_dir() else f.unlink()
+        forced = ["--format", fmt] if fmt else []
+        t, peak = run([str(BIN), "ingest", str(posts), "-w", str(ws), *forced])
         times.append(t)
         peaks.append(peak)
+    if size is None:
+        with duckdb.connect(str(work / "ws.duckdb"), read_only=True) as con:
+            size = int(con.execute("SELECT count(*) FROM posts").fetchall()[0][0])
     median = statistics.median(times)
     return {
-        "format": fmt,
+        "format": label,
         "posts": size,
         "file_mb": posts.stat().st_size / 1e6,
         "runs": repeat,
@@ -94,9 +111,18 @@ def markdown(rows: list[dict[str, object]], command: str) -> str:
 
 
 def write_section(text: str) -> None:
+    """Replace the section's command line and (first) table; keep the text after it."""
     path = ROOT / "docs" / "benchmarks.md"
     doc = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     if START in doc and END in doc:
+        old = doc[doc.index(START) + len(START) : doc.index(END)].splitlines()
+        rows = [i for i, line in enumerate(old) if line.startswith("|")]
+        end = rows[0] if rows else len(old)
+        while end < len(old) and old[end].startswith("|"):  # the first table's last row
+            end += 1
+        rest = "\n".join(old[end:]).strip() if rows else ""
+        if rest:
+            text = text.replace(END, rest + "\n\n" + END)
         doc = doc[: doc.index(START)] + text + doc[doc.index(END) + len(END) :]
     else:
         doc = doc.rstrip() + "\n\n## Ingest\n\n" + text + "\n"
@@ -111,6 +137,13 @@ def main() -> None:
     ap.add_argument("--formats", nargs="+", default=["parquet", "twitter-v2"])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--work", type=Path, default=None, help="Keep simulated inputs here.")
+    ap.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH[:FORMAT]",
+        help="Also ingest an existing file (posts/s counts the posts it stores).",
+    )
     ap.add_argument("--no-write", action="store_true", help="Print only; leave docs/benchmarks.md.")
     args = ap.parse_args()
     command = "python bench/bench_ingest.py " + " ".join(sys.argv[1:])
@@ -122,6 +155,11 @@ def main() -> None:
             for fmt in args.formats:
                 rows.append(bench(size, fmt, args.repeat, work))
                 print(rows[-1], flush=True)
+        for spec in args.file:
+            label, _, target = spec.partition("=")
+            file, _, fmt = target.partition(":")
+            rows.append(bench_file(label, Path(file), None, fmt or None, args.repeat, work))
+            print(rows[-1], flush=True)
     text = markdown(rows, command)
     print(text)
     if not args.no_write:

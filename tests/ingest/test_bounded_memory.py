@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -42,3 +43,40 @@ def test_parquet_reader_does_not_accumulate_the_file(tmp_path: Path) -> None:
 def test_url_cache_is_bounded() -> None:
     assert normalise_url.cache_info().maxsize is not None
     assert normalise_url.cache_info().maxsize <= 200_000
+
+
+def test_publishing_gets_the_memory_its_indexes_need(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Staging streams under the small ingest limit; the publishing transaction inserts the
+    # whole file into indexed tables, whose new index entries DuckDB holds in memory until
+    # the commit (10M X API v2 posts failed at 400 MB). It runs under its own limit, and
+    # the ingest's limit is back for the next file.
+    import civicsentry
+    from civicsentry.service import ingest as service
+
+    seen: list[tuple[str, str]] = []
+    keep = service._keep_first_new
+
+    def spy(con, staged):  # type: ignore[no-untyped-def]
+        seen.append(
+            ("publish", con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        )
+        return keep(con, staged)
+
+    monkeypatch.setattr(service, "_keep_first_new", spy)
+    csv = tmp_path / "posts.csv"
+    csv.write_text(
+        "post_id,account_id,created_at,text\nx:1,x:a,2024-01-01T00:00:00Z,hello\n",
+        encoding="utf-8",
+    )
+    with civicsentry.open(tmp_path / "ws.duckdb") as ws:
+        ws.con.execute("SET memory_limit = '3GB'")
+        before = ws.scalar("SELECT current_setting('memory_limit')")
+        service.ingest_files(ws, [csv, csv])
+        assert ws.scalar("SELECT count(*) FROM posts") == 1
+        after = ws.scalar("SELECT current_setting('memory_limit')")
+        # Restored from DuckDB's rounded display ('2.7 GiB'), so within a rounding step.
+        assert abs(float(after.split()[0]) - float(before.split()[0])) <= 0.15, (before, after)
+    probe = duckdb.connect()
+    probe.execute(f"SET memory_limit = '{service.PUBLISH_MEMORY_LIMIT}'")
+    publish = probe.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert seen == [("publish", publish)] * 2

@@ -82,6 +82,7 @@ def test_cnt_fixture_takes_the_fast_path_with_the_same_result() -> None:
         b"1,u1,a,,,x,1600000000,\n,,,,,,,\n",  # a record of empty fields
         b"1,u1,a,,,x,1600000000,,extra\n",  # the wrong number of fields
         b"1,u1,a,,,\xff\xfe,1600000000,\n",  # not UTF-8
+        b'1,u1,a,,,"car\rriage",1600000000,\n',  # a quoted carriage return
     ],
 )
 def test_unclean_files_take_the_row_path(tmp_path: Path, body: bytes) -> None:
@@ -118,3 +119,18 @@ def test_any_clean_file_gives_the_row_path_result(tmp_path_factory, rows: list[l
         return  # e.g. a record of empty fields: the row path reads it, as tested above
     fast, slow = _both_paths(path)
     assert fast.equals(slow)
+
+
+def test_one_line_check_reads_sliced_batches() -> None:
+    # The check scans each column's value bytes through its offsets: a slice must see
+    # only its own records (the line break and the empty record lie outside some slices).
+    from civicsentry.ingest.readers import _one_line_records
+
+    rb = pa.record_batch({"a": ["x", "y\nz", "w", ""], "b": ["p", "q", "r", ""]})
+    assert not _one_line_records(rb)
+    assert _one_line_records(rb.slice(2, 1))
+    assert not _one_line_records(rb.slice(1, 1))  # the line break
+    assert not _one_line_records(rb.slice(2, 2))  # the record of empty fields
+    assert _one_line_records(rb.slice(0, 1))
+    assert not _one_line_records(pa.record_batch({"a": ["x\ry"], "b": ["z"]}))
+    assert _one_line_records(pa.record_batch({"a": ["", "x"], "b": ["y", ""]}))

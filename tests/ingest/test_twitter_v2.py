@@ -228,3 +228,37 @@ def test_stream_line_with_one_tweet(tmp_path: Path, ws) -> None:
     f = ingest_files(ws, [path]).files[0]
     assert (f.rows_read, f.rows_stored) == (2, 2)
     assert (_posts(ws)[T2]["kind"], _posts(ws)[T2]["parent_post_id"]) == ("repost", T1)
+
+
+def test_blocks_parsed_in_parallel_give_the_rows_of_one_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One block per line: the pages are parsed by two DuckDB connections at once and
+    # must come out in file order, so the first of a repeated tweet and the newest
+    # profile still win. The file repeats the pages (every tweet is then a duplicate
+    # once) around the malformed lines, which take the Python path.
+    import civicsentry
+    from civicsentry.ingest import twitter_v2
+
+    lines = PAGES.read_bytes().splitlines()
+    path = tmp_path / "pages.jsonl"
+    path.write_bytes(
+        b"\n".join([*lines, *(V2 / "malformed.jsonl").read_bytes().splitlines(), *lines]) + b"\n"
+    )
+    seen = []
+    for i, block in enumerate((twitter_v2._BLOCK_BYTES, 1)):
+        monkeypatch.setattr(twitter_v2, "_BLOCK_BYTES", block)
+        w = civicsentry.open(tmp_path / f"{i}.duckdb")
+        report = ingest_files(w, [path], format="twitter-v2")
+        assert_counts_add_up(report)
+        seen.append(
+            (
+                report.as_dict()["rows_duplicate"],
+                w.sql("SELECT * EXCLUDE (ingest_batch) FROM posts ORDER BY post_id").fetchall(),
+                w.sql("SELECT * FROM accounts ORDER BY account_id").fetchall(),
+                w.sql("SELECT position, reason FROM quarantine ORDER BY position").fetchall(),
+            )
+        )
+        w.close()
+    assert seen[0][0] > 0 and len(seen[0][1]) > 0
+    assert seen[0] == seen[1]

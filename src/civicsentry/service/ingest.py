@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -43,6 +44,10 @@ FLUSH_ROWS = 250_000  # posts buffered before one write: bounded memory, few ind
 # buys little speed (measured: the same time on 10M Parquet posts, 5-10 % on X API v2
 # pages) but would grow the process with the file until the cache is full.
 INGEST_MEMORY_LIMIT = "400MB"
+# Publishing moves the whole file in one transaction, and DuckDB keeps what a transaction
+# inserts into indexed tables (posts, accounts: primary keys, posts by account) indexed in
+# memory it cannot spill until the commit: 10M X API v2 posts failed at 400 MB.
+PUBLISH_MEMORY_LIMIT = "2GB"
 ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
 
 
@@ -246,14 +251,15 @@ def _ingest_one(
             with ws.transaction():
                 rank = counts["rows_read"]  # of the chunk's first row in the file
                 counts["rows_read"] += posts.num_rows + len(bad)
-                q = _quarantine(con, source, stage, posts, bad)
-                counts["rows_quarantined"] += q
-                if q and strict:
+                q_bad, q_posts = _quarantine(con, source, stage, posts, bad)
+                counts["rows_quarantined"] += q_bad + q_posts
+                if q_bad + q_posts and strict:
                     first = _reasons(con, stage.name("quarantine"), 1)[0]
                     raise StrictModeViolation(
                         f"{source}: {first} (--strict: nothing from this file was stored)"
                     )
-                valid += _stage_posts(con, source, stage, posts, seq=rank)
+                _stage_posts(con, source, stage, posts, seq=rank)
+                valid += posts.num_rows - q_posts
                 _stage_accounts(con, stage, posts, accounts)
             if progress:
                 progress(source, counts["rows_read"])
@@ -265,7 +271,7 @@ def _ingest_one(
             "encoding": options.encoding,
             "strict": strict,
         }
-        with ws.transaction():
+        with _memory_limit(con, PUBLISH_MEMORY_LIMIT), ws.transaction():
             staged = stage.name("posts")
             counts["rows_stored"] = _keep_first_new(con, staged)
             counts["rows_duplicate"] = valid - counts["rows_stored"]
@@ -404,7 +410,10 @@ def _clean_list(col: str) -> str:
     )
 
 
-def _quarantine(con, source: str, stage: _Stage, posts: pa.Table, bad: list[Bad]) -> int:  # type: ignore[no-untyped-def]
+def _quarantine(  # type: ignore[no-untyped-def]
+    con, source: str, stage: _Stage, posts: pa.Table, bad: list[Bad]
+) -> tuple[int, int]:
+    """Stage the chunk's bad records and invalid posts; returns how many of each."""
     batch_id = stage.batch
     n = 0
     if bad:
@@ -412,9 +421,8 @@ def _quarantine(con, source: str, stage: _Stage, posts: pa.Table, bad: list[Bad]
             f"INSERT INTO {stage.name('quarantine')} VALUES (?, ?, ?, ?, ?)",
             [[source, b.position, b.reason, b.raw[:RAW_MAX], batch_id] for b in bad],
         )
-        n += len(bad)
     if posts.num_rows:
-        n += insert_arrow(
+        n = insert_arrow(
             con,
             stage.name("quarantine"),
             posts,
@@ -423,19 +431,19 @@ def _quarantine(con, source: str, stage: _Stage, posts: pa.Table, bad: list[Bad]
                    {int(batch_id)}::BIGINT
             FROM (SELECT *, {_REASON} AS reason FROM _arrow) WHERE reason IS NOT NULL""",
         )
-    return n
+    return len(bad), n
 
 
-def _stage_posts(con, source: str, stage: _Stage, posts: pa.Table, *, seq: int) -> int:  # type: ignore[no-untyped-def]
+def _stage_posts(con, source: str, stage: _Stage, posts: pa.Table, *, seq: int) -> None:  # type: ignore[no-untyped-def]
     """Stage the chunk's valid posts (qualified, lists cleaned, with their text keys and
-    their rank in the file from ``seq``, above any rank of an earlier chunk); returns how
-    many. Repeated ids are removed once, at publish (``_keep_first_new``):
-    checking each chunk against everything staged before it would cost time quadratic
-    in the file's size."""
+    their rank in the file from ``seq``, above any rank of an earlier chunk); how many
+    they are is known from ``_quarantine``, which takes the others. Repeated ids are
+    removed once, at publish (``_keep_first_new``): checking each chunk against
+    everything staged before it would cost time quadratic in the file's size."""
     if not posts.num_rows:
-        return 0
+        return
     ranks = pa.array(np.arange(seq, seq + posts.num_rows, dtype=np.int64))
-    return insert_arrow(
+    insert_arrow(
         con,
         stage.name("posts"),
         posts.append_column("_seq", ranks),
@@ -448,7 +456,18 @@ def _stage_posts(con, source: str, stage: _Stage, posts: pa.Table, *, seq: int) 
                {_clean_list("media_hashes")} AS media_hashes, {_literal(source)} || ':' || position AS source,
                {int(stage.batch)}::BIGINT AS ingest_batch, text_key, _seq
         FROM _arrow WHERE ({_REASON}) IS NULL""",
+        count=False,
     )
+
+
+@contextmanager
+def _memory_limit(con, limit: str) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """DuckDB's memory limit raised for one step, back to the ingest's afterwards."""
+    con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
 
 
 def _keep_first_new(con, staged: str) -> int:  # type: ignore[no-untyped-def]
@@ -496,17 +515,25 @@ def _stage(
         stage.name("accounts"),
         table,
         f"SELECT {'DISTINCT' if distinct else ''} {picks}, {seq}::BIGINT FROM _arrow WHERE {cond}",
+        count=False,
     )
 
 
-def insert_arrow(con, table: str, data: pa.Table, select: str = "SELECT * FROM _arrow") -> int:  # type: ignore[no-untyped-def]
+def insert_arrow(  # type: ignore[no-untyped-def]
+    con, table: str, data: pa.Table, select: str = "SELECT * FROM _arrow", *, count: bool = True
+) -> int:
     """Insert the rows of ``select`` over ``data`` (named ``_arrow`` in it) into ``table``,
-    in the table's column order; returns how many.
+    in the table's column order; returns how many (``count``: the rows go through Arrow
+    once more to be counted, which costs time on big chunks; else returns -1).
 
     Goes through a relation, never ``con.register``: inside a transaction DuckDB keeps
     every registered object a query read until the commit, so a file of 10M posts would
     hold all of them in memory."""
-    rows = con.from_arrow(data).query("_arrow", select).to_arrow_table()
+    rel = con.from_arrow(data).query("_arrow", select)
+    if not count:
+        rel.insert_into(table)
+        return -1
+    rows = rel.to_arrow_table()
     if rows.num_rows:
         con.from_arrow(rows).insert_into(table)
     return rows.num_rows
