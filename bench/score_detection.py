@@ -41,12 +41,21 @@ def run_size(posts: int, seed: int, work: Path, types: list[str] | None) -> dict
     from civicsentry.service import detect as detect_service
 
     data = work / f"sim-{posts}-{seed}"
-    sim = simulate(data, posts=posts, seed=seed)
+    paths = {
+        r: data / f"{r}.{x}"
+        for r, x in [("posts", "parquet"), ("accounts", "parquet"), ("truth", "csv")]
+    }
+    if all(p.exists() for p in paths.values()):  # seeded: the same data as simulating again
+        n_accounts = duckdb.sql(f"SELECT count(*) FROM '{paths['accounts']}'").fetchall()[0][0]
+        print(f"  reusing {data}", file=sys.stderr)
+    else:
+        sim = simulate(data, posts=posts, seed=seed)
+        paths, n_accounts = sim.paths, sim.accounts
     ws_path = work / f"ws-{posts}-{seed}.duckdb"
     ws_path.unlink(missing_ok=True)
     with civicsentry.open(ws_path) as ws:
         t0 = time.perf_counter()
-        ingest_files(ws, [sim.paths["posts"], sim.paths["accounts"]])
+        ingest_files(ws, [paths["posts"], paths["accounts"]])
         t_ingest = time.perf_counter() - t0
         t0 = time.perf_counter()
         det = detect_service.detect_coordination(ws, object_types=types)
@@ -58,12 +67,12 @@ def run_size(posts: int, seed: int, work: Path, types: list[str] | None) -> dict
         except CivicSentryError:
             cluster_service.cluster_run(ws, det.run_id)
             t_cluster = time.perf_counter() - t0
-        score = score_detection(ws, sim.paths["truth"])
+        score = score_detection(ws, paths["truth"])
         clusters = cluster_service.top_clusters(ws, det.run_id, limit=None)
     ws_path.unlink(missing_ok=True)
     return {
         "posts": posts,
-        "accounts": sim.accounts,
+        "accounts": n_accounts,
         "ingest_s": t_ingest,
         "detect_s": t_detect,
         "cluster_s": t_cluster,
@@ -213,7 +222,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--posts", type=int, nargs="+", default=[200_000, 1_000_000])
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--work", type=Path, default=None, help="Folder for data (default: temp).")
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="Folder for data (default: temp); simulated data found there is reused.",
+    )
     ap.add_argument("--no-write", action="store_true", help="Print only; leave the docs.")
     ap.add_argument("--types", help="Object types to detect on (default: the engine's).")
     args = ap.parse_args()
