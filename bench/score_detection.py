@@ -37,7 +37,9 @@ DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- detection-quality:start -->", "<!-- detection-quality:end -->"
 
 
-def run_size(posts: int, seed: int, work: Path, types: list[str] | None) -> dict[str, Any]:
+def run_size(
+    posts: int, seed: int, work: Path, types: list[str] | None, keep_workspace: bool = False
+) -> dict[str, Any]:
     from civicsentry.service import detect as detect_service
 
     data = work / f"sim-{posts}-{seed}"
@@ -69,7 +71,10 @@ def run_size(posts: int, seed: int, work: Path, types: list[str] | None) -> dict
             t_cluster = time.perf_counter() - t0
         score = score_detection(ws, paths["truth"])
         clusters = cluster_service.top_clusters(ws, det.run_id, limit=None)
-    ws_path.unlink(missing_ok=True)
+    if keep_workspace:
+        print(f"  kept {ws_path}", file=sys.stderr)
+    else:
+        ws_path.unlink(missing_ok=True)
     return {
         "posts": posts,
         "accounts": n_accounts,
@@ -198,8 +203,9 @@ def _s(x: float | None) -> str:
     return "(in detect)" if x is None else f"{x:.1f}"
 
 
-def write_doc(table: str) -> None:
-    command = "    .venv/bin/python bench/score_detection.py --posts 200000 1000000 --seed 1"
+def write_doc(table: str, posts: list[int], seed: int) -> None:
+    sizes = " ".join(str(n) for n in posts)
+    command = f"    .venv/bin/python bench/score_detection.py --posts {sizes} --seed {seed}"
     block = f"{START}\n{command}\n\n{table}\n{END}"
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
     if START in text and END in text:
@@ -226,7 +232,8 @@ def main() -> None:
         "--work",
         type=Path,
         default=None,
-        help="Folder for data (default: temp); simulated data found there is reused.",
+        help="Folder for data and workspaces, kept (default: temp); simulated data found there "
+        "is reused.",
     )
     ap.add_argument("--no-write", action="store_true", help="Print only; leave the docs.")
     ap.add_argument("--types", help="Object types to detect on (default: the engine's).")
@@ -238,11 +245,11 @@ def main() -> None:
         for n in args.posts:
             print(f"{n:,} posts ...", file=sys.stderr)
             types = args.types.split(",") if args.types else None
-            results.append(run_size(n, args.seed, work, types))
+            results.append(run_size(n, args.seed, work, types, args.work is not None))
     table = markdown(results, args.seed, clustering_speed())
     print(table)
     if not args.no_write and not args.types:  # the docs show the default settings
-        write_doc(table)
+        write_doc(table, args.posts, args.seed)
 
 
 if __name__ == "__main__":
