@@ -37,16 +37,27 @@ DOC = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- detection-quality:start -->", "<!-- detection-quality:end -->"
 
 
-def run_size(posts: int, seed: int, work: Path, types: list[str] | None) -> dict[str, Any]:
+def run_size(
+    posts: int, seed: int, work: Path, types: list[str] | None, keep_workspace: bool = False
+) -> dict[str, Any]:
     from civicsentry.service import detect as detect_service
 
     data = work / f"sim-{posts}-{seed}"
-    sim = simulate(data, posts=posts, seed=seed)
+    paths = {
+        r: data / f"{r}.{x}"
+        for r, x in [("posts", "parquet"), ("accounts", "parquet"), ("truth", "csv")]
+    }
+    if all(p.exists() for p in paths.values()):  # seeded: the same data as simulating again
+        n_accounts = duckdb.sql(f"SELECT count(*) FROM '{paths['accounts']}'").fetchall()[0][0]
+        print(f"  reusing {data}", file=sys.stderr)
+    else:
+        sim = simulate(data, posts=posts, seed=seed)
+        paths, n_accounts = sim.paths, sim.accounts
     ws_path = work / f"ws-{posts}-{seed}.duckdb"
     ws_path.unlink(missing_ok=True)
     with civicsentry.open(ws_path) as ws:
         t0 = time.perf_counter()
-        ingest_files(ws, [sim.paths["posts"], sim.paths["accounts"]])
+        ingest_files(ws, [paths["posts"], paths["accounts"]])
         t_ingest = time.perf_counter() - t0
         t0 = time.perf_counter()
         det = detect_service.detect_coordination(ws, object_types=types)
@@ -58,12 +69,15 @@ def run_size(posts: int, seed: int, work: Path, types: list[str] | None) -> dict
         except CivicSentryError:
             cluster_service.cluster_run(ws, det.run_id)
             t_cluster = time.perf_counter() - t0
-        score = score_detection(ws, sim.paths["truth"])
+        score = score_detection(ws, paths["truth"])
         clusters = cluster_service.top_clusters(ws, det.run_id, limit=None)
-    ws_path.unlink(missing_ok=True)
+    if keep_workspace:
+        print(f"  kept {ws_path}", file=sys.stderr)
+    else:
+        ws_path.unlink(missing_ok=True)
     return {
         "posts": posts,
-        "accounts": sim.accounts,
+        "accounts": n_accounts,
         "ingest_s": t_ingest,
         "detect_s": t_detect,
         "cluster_s": t_cluster,
@@ -189,8 +203,9 @@ def _s(x: float | None) -> str:
     return "(in detect)" if x is None else f"{x:.1f}"
 
 
-def write_doc(table: str) -> None:
-    command = "    .venv/bin/python bench/score_detection.py --posts 200000 1000000 --seed 1"
+def write_doc(table: str, posts: list[int], seed: int) -> None:
+    sizes = " ".join(str(n) for n in posts)
+    command = f"    .venv/bin/python bench/score_detection.py --posts {sizes} --seed {seed}"
     block = f"{START}\n{command}\n\n{table}\n{END}"
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
     if START in text and END in text:
@@ -213,7 +228,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--posts", type=int, nargs="+", default=[200_000, 1_000_000])
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--work", type=Path, default=None, help="Folder for data (default: temp).")
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="Folder for data and workspaces, kept (default: temp); simulated data found there "
+        "is reused.",
+    )
     ap.add_argument("--no-write", action="store_true", help="Print only; leave the docs.")
     ap.add_argument("--types", help="Object types to detect on (default: the engine's).")
     args = ap.parse_args()
@@ -224,11 +245,11 @@ def main() -> None:
         for n in args.posts:
             print(f"{n:,} posts ...", file=sys.stderr)
             types = args.types.split(",") if args.types else None
-            results.append(run_size(n, args.seed, work, types))
+            results.append(run_size(n, args.seed, work, types, args.work is not None))
     table = markdown(results, args.seed, clustering_speed())
     print(table)
     if not args.no_write and not args.types:  # the docs show the default settings
-        write_doc(table)
+        write_doc(table, args.posts, args.seed)
 
 
 if __name__ == "__main__":

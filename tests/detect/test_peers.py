@@ -15,10 +15,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from civicsentry.errors import InvalidParams
 
-from .conftest import edges, load, run, shares
+from .conftest import Action, edges, load, run, shares
 
 # o1: A@0, B@60 · o2: A@100, C@161 · o3: D@200, D@210, E@230 · o4: F, G, H @300 ·
 # o5: A@400, B@410
@@ -260,3 +262,52 @@ def test_cnt_raw_directed_export(russian: duckdb.DuckDBPyConnection, shared_data
         ).fetchall()
     )
     assert ours == theirs
+
+
+def _cnt_brute_force(rows: list[Action], window: float) -> dict[tuple[str, str], int]:
+    """The toolkit's definition read literally: A→B = distinct messages of A with a
+    message of B on the same object within ±window."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for a, _, obj, t, post in rows:
+        for b, _, obj2, t2, _ in rows:
+            if b != a and obj2 == obj and abs(t2 - t) <= window:
+                out.setdefault((a, b), set()).add(post)
+    return {k: len(v) for k, v in out.items()}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from("ABCD"),
+            st.lists(st.sampled_from(["u1", "u2", "u3"]), min_size=1, max_size=3, unique=True),
+            st.integers(0, 40),
+        ),
+        min_size=2,
+        max_size=14,
+    ),
+    st.sampled_from([1, 3, 10]),
+)
+def test_cnt_matches_its_definition(posts: list[tuple[str, list[str], int]], window: int) -> None:
+    # Posts with repeated shares of one object, several objects per post, equal
+    # timestamps and windows that hold several of them: the row-counting shortcut must equal the definition.
+    rows = [
+        (acc, "url", obj, float(t), f"p{i}")
+        for i, (acc, objs, t) in enumerate(posts)
+        for obj in objs
+    ]
+    want = _cnt_brute_force(rows, window)
+    c = duckdb.connect()
+    c.execute("SET TimeZone = 'UTC'")
+    try:
+        load(c, rows)
+        r = run(c, semantics="cnt", object_types=["url"], windows=f"{window}s")
+        got = {}
+        for a, b, wab, wba in edges(c, r, "url", "weight_ab, weight_ba"):
+            if wab is not None:
+                got[(a, b)] = wab
+            if wba is not None:
+                got[(b, a)] = wba
+    finally:
+        c.close()
+    assert got == want

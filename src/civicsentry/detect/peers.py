@@ -127,57 +127,100 @@ def cnt_edges(
     window_us: int,
     min_weight: int,
     out: str,
-) -> None:
+) -> list[str]:
     """coordination-network-toolkit (``compute_networks.py``): a directed weight
     A→B = the number of distinct messages of A with at least one message of B on the same
     object within ±window; ``min_edge_weight`` applies to each direction on its own; the
     undirected row carries both directions (NULL where one fell below the minimum) and
     weight = the larger. A message is a post: the toolkit keys messages by id and keeps
     the first row of a repeated id, which our ingest does when it deduplicates posts.
+
+    ``out`` is a view; returns the tables it reads, to be dropped with it.
     """
     m = int(min_weight)
     d = engine.dialect
-    p, cx = engine.name(f"cnt_pairs_{object_type}"), engine.name(f"cnt_complex_{object_type}")
-    engine.create(
-        p,
-        pairs_sql(
+    # Each share pair seen from its account pair (account_a < account_b). ``f_ab``: the
+    # share of account_b is the first of that account's shares of the object inside the
+    # window of account_a's share (its previous share came earlier than that window), so
+    # account_a's message has a partner in account_b on exactly this one row of the
+    # object: summing the flag counts each message once, without a distinct count.
+    lo = "a.aid < b.aid"
+    later_first = f"coalesce(b.prev_ts < a.ts - {window_us}, true)"
+    earlier_first = f"coalesce(a.prev_ts < b.ts - {window_us}, true)"
+    pair = f"least(a.aid, b.aid) * {PAIR_SHIFT} + greatest(a.aid, b.aid) AS pair"
+    f_ab = f"(CASE WHEN {lo} THEN {later_first} AND NOT a.multi ELSE {earlier_first} AND NOT b.multi END)"
+    f_ba = f"(CASE WHEN {lo} THEN {earlier_first} AND NOT b.multi ELSE {later_first} AND NOT a.multi END)"
+    rows = pairs_sql(
+        shares,
+        d,
+        window_us=window_us,
+        cap=None,
+        columns=f"{pair}, CASE WHEN {f_ab} THEN 1 END AS c_ab, "
+        f"CASE WHEN {f_ba} THEN 1 END AS c_ba, a.ts AS ts1, b.ts AS ts2",
+    )
+    # The share pairs are aggregated as they are made, never stored: they outnumber the
+    # edges several times over. (Counting a flag that is 1 or NULL, not summing 0/1:
+    # DuckDB sums integers in 128 bits, ~10% of this step on 30M share pairs.)
+    directed = f"""
+        SELECT pair, count(c_ab) AS w_ab, count(c_ba) AS w_ba, count(*) AS pairs,
+               min(ts2 - ts1) AS min_d, avg(ts2 - ts1) AS avg_d,
+               min(ts1) AS first_ts, max(ts2) AS last_ts
+        FROM ({rows}) r GROUP BY pair
+    """
+    cx = None
+    if engine.scalar(f"SELECT count(*) FROM {shares} WHERE multi"):
+        # A message carrying several objects of the type (URLs of one post) can find the
+        # same partner account on several objects: only those messages are counted
+        # distinctly, from the share pairs that involve one.
+        cx = engine.name(f"cnt_multi_{object_type}")
+        side = "CASE WHEN {lo} THEN {x} ELSE {y} END AS {name}"
+        multi = pairs_sql(
             shares,
             d,
             window_us=window_us,
             cap=None,
-            columns=f"least(a.aid, b.aid) * {PAIR_SHIFT} + greatest(a.aid, b.aid) AS pair, "
-            "CASE WHEN a.aid < b.aid THEN a.pk ELSE b.pk END AS pk_a, "
-            "CASE WHEN a.aid < b.aid THEN b.pk ELSE a.pk END AS pk_b, "
-            "a.ts AS ts1, b.ts AS ts2, a.rep OR b.rep AS rep",
-        ),
-    )
-    # Distinct messages per direction without COUNT(DISTINCT) over every share pair: in a
-    # share pair where neither share repeats (its account shares the object once, its
-    # post has one object of the type), both messages occur in no other share pair of
-    # that account pair, so each such row adds exactly 1 to w_ab and to w_ba. Only the
-    # few rows with a repeating share need a distinct count.
-    engine.create(
-        cx,
-        f"SELECT pair, count(DISTINCT pk_a) AS ca, count(DISTINCT pk_b) AS cb "
-        f"FROM {p} WHERE rep GROUP BY pair",
-    )
-    directed = f"""
-        SELECT s.pair, s.simple + coalesce(c.ca, 0) AS w_ab, s.simple + coalesce(c.cb, 0) AS w_ba,
+            columns=", ".join(
+                [
+                    pair,
+                    side.format(lo=lo, x="a.pk", y="b.pk", name="pk_a"),
+                    side.format(lo=lo, x="b.pk", y="a.pk", name="pk_b"),
+                    side.format(lo=lo, x="a.multi", y="b.multi", name="multi_a"),
+                    side.format(lo=lo, x="b.multi", y="a.multi", name="multi_b"),
+                ]
+            ),
+            where="a.multi OR b.multi",
+        )
+        engine.create(
+            cx,
+            f"SELECT pair, count(DISTINCT CASE WHEN multi_a THEN pk_a END) AS ca, "
+            f"count(DISTINCT CASE WHEN multi_b THEN pk_b END) AS cb FROM ({multi}) r GROUP BY pair",
+        )
+        directed = f"""
+        SELECT s.pair, s.w_ab + coalesce(c.ca, 0) AS w_ab, s.w_ba + coalesce(c.cb, 0) AS w_ba,
                s.pairs, s.min_d, s.avg_d, s.first_ts, s.last_ts
-        FROM (SELECT pair, sum(CASE WHEN rep THEN 0 ELSE 1 END) AS simple, count(*) AS pairs,
-                     min(ts2 - ts1) AS min_d, avg(ts2 - ts1) AS avg_d,
-                     min(ts1) AS first_ts, max(ts2) AS last_ts FROM {p} GROUP BY pair) s
-        LEFT JOIN {cx} c ON c.pair = s.pair
-    """
-    ab = f"CASE WHEN w_ab >= {m} THEN w_ab END"
-    ba = f"CASE WHEN w_ba >= {m} THEN w_ba END"
+        FROM ({directed}) s LEFT JOIN {cx} c ON c.pair = s.pair
+        """
+    # Stored narrow, widened by a view: materialising the edge shape's NULL columns costs
+    # as much as the real ones (millions of rows for this semantics). Stored at all so
+    # that the planner knows its size: streamed into the final INSERT, the aggregate was
+    # taken for the small side of the account-id joins (2x slower).
+    core = engine.name(f"edges_{object_type}_core")
+    engine.create(
+        core,
+        f"SELECT {d.pair_a('pair')} AS acc_a, {d.pair_b('pair')} AS acc_b, "
+        f"CASE WHEN w_ab >= {m} THEN w_ab END AS w_ab, "
+        f"CASE WHEN w_ba >= {m} THEN w_ba END AS w_ba, pairs, min_d, avg_d, first_ts, last_ts "
+        f"FROM ({directed}) d WHERE w_ab >= {m} OR w_ba >= {m}",
+    )
+    if cx:
+        engine.drop(cx)
     cols = edge_select(
         otype=f"'{object_type}'",
-        acc_a=d.pair_a("pair"),
-        acc_b=d.pair_b("pair"),
-        weight=f"greatest(coalesce({ab}, 0), coalesce({ba}, 0))",
-        weight_ab=ab,
-        weight_ba=ba,
+        acc_a="acc_a",
+        acc_b="acc_b",
+        weight="greatest(coalesce(w_ab, 0), coalesce(w_ba, 0))",
+        weight_ab="w_ab",
+        weight_ba="w_ba",
         pairs="pairs",
         min_delay_us="min_d",
         avg_delay_us="avg_d",
@@ -185,5 +228,5 @@ def cnt_edges(
         last_ts="last_ts",
         object_types=f"'{object_type}'",
     )
-    engine.create(out, f"SELECT {cols} FROM ({directed}) d WHERE w_ab >= {m} OR w_ba >= {m}")
-    engine.drop(p, cx)
+    engine.view(out, f"SELECT {cols} FROM {core}")
+    return [core]

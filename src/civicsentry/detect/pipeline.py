@@ -105,8 +105,8 @@ def detect_coordination(
         raise
     keep = {acc, obj}
     if not materialize:  # what edges_sql reads
-        keep |= {engine.name("edges_raw"), engine.name("significance")}
-        keep |= {engine.name(f"edges_{t}") for t in p.object_types}
+        keep |= {engine.name("significance")}
+        keep |= {t for t in temp if t.startswith(engine.name("edges_"))}  # and what they read
     engine.drop(*[t for t in temp if t not in keep])
     result._temp = [t for t in temp if t in keep]
     return result
@@ -186,7 +186,7 @@ def _run(
                     out=out,
                 )
             else:
-                peers.cnt_edges(
+                temp += peers.cnt_edges(
                     engine,
                     shares[t],
                     object_type=t,

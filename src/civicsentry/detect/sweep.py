@@ -111,12 +111,12 @@ def shares_sql(
     post_join = f"\n      JOIN {posts} pd ON pd.post_id = s.post_id" if posts else ""
     extra = ""
     if posts:
-        # ``rep``: the account shares this object more than once, or the post carries
-        # several objects of this type; only such shares can repeat a message in one
-        # account pair's co-shares (see peers.cnt_edges).
+        # ``prev_ts``: the same account's previous share of this object; ``multi``: the
+        # post carries several objects of this type. peers.cnt_edges counts a message
+        # once per partner account with them, without a distinct count.
         extra += (
-            ", pd.pk, (count(*) OVER (PARTITION BY o.oid, a.aid) > 1 "
-            "OR count(*) OVER (PARTITION BY pd.pk) > 1) AS rep"
+            f", pd.pk, lag({ts}) OVER (PARTITION BY o.oid, a.aid ORDER BY {ts}, s.post_id) "
+            "AS prev_ts, count(*) OVER (PARTITION BY pd.pk) > 1 AS multi"
         )
     if with_content:
         extra += f", {content_key_sql()} AS content, o.object_id AS object_id"
@@ -143,7 +143,7 @@ def shares_sql(
     k = f"(CASE WHEN {viral} THEN {cap.viral_partners} ELSE {cap.partners} END)"
     lead = f"(CASE WHEN {viral} THEN x.lead_v ELSE x.lead_k END)"
     return f"""
-    SELECT x.oid, x.aid, x.ts, x.rn{", x.pk, x.rep" if posts else ""}
+    SELECT x.oid, x.aid, x.ts, x.rn{", x.pk, x.prev_ts, x.multi" if posts else ""}
            {", x.content, x.object_id" if with_content else ""},
            {k} AS k, coalesce({lead} - x.ts <= {window_us}, false) AS capped,
            {bucket} AS tb, {dialect.idiv("x.rn - 1", k)} AS rb
