@@ -98,3 +98,23 @@ def test_audit_log(tmp_path: Path) -> None:
         assert ws.sql("SELECT actor, action, detail FROM audit_log").fetchall() == [
             ("analyst1", "ingest", '{"files": 2}')
         ]
+
+
+def test_settings_come_back_exactly_however_often_they_are_changed() -> None:
+    # DuckDB reports sizes rounded down ('2.7 GiB'); setting the report back lost 0.1 GiB
+    # per call, so a watch loop ingesting every cycle shrank its memory limit each cycle.
+    from civicsentry.store import duckdb_settings
+
+    con = duckdb.connect()
+    report = "SELECT current_setting('memory_limit'), current_setting('threads')"
+    default = con.execute(report).fetchall()
+    for _ in range(5):
+        with duckdb_settings(con, {"memory_limit": "400MB", "threads": 1}):
+            assert con.execute(report).fetchall()[0][1] == 1
+    assert con.execute(report).fetchall() == default
+    con.execute("SET memory_limit = '3GB'")  # set by someone: its report must hold too
+    mine = con.execute(report).fetchall()
+    for _ in range(5):
+        with duckdb_settings(con, {"memory_limit": "400MB"}):
+            pass
+    assert con.execute(report).fetchall() == mine

@@ -9,8 +9,9 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,53 @@ class Workspace:
 
     def table(self, name: str) -> duckdb.DuckDBPyRelation:
         return self.con.table(name)
+
+
+@contextmanager
+def duckdb_settings(
+    con: duckdb.DuckDBPyConnection, settings: Mapping[str, object]
+) -> Iterator[None]:
+    """DuckDB ``settings`` for the length of a block, the previous values back afterwards.
+
+    DuckDB reports sizes rounded down ('2.7 GiB'), so setting a reported value back loses
+    a little each time (a `watch` loop ingesting every cycle shrank its memory limit by
+    0.1 GiB per cycle). A setting that was at its default is RESET instead, which
+    restores it exactly; a value someone set is set again from its report, to the middle
+    of the report's rounding step, so that repeated restores keep the same report."""
+    old = {k: _setting(con, k) for k in settings}
+    try:
+        for k, v in settings.items():
+            con.execute(f"SET {k} = {_literal(v)}")
+        yield
+    finally:
+        for k, v in old.items():
+            with suppress(duckdb.Error):  # e.g. threads above what this build allows
+                con.execute(f"RESET {k}")
+                if _setting(con, k) != v:
+                    con.execute(f"SET {k} = {_literal(_mid_step(v))}")
+
+
+def _mid_step(reported: Any) -> Any:
+    """'2.7 GiB' (DuckDB's report of a size, one decimal, rounded down) -> '2.75 GiB'."""
+    m = _SIZE.match(reported) if isinstance(reported, str) else None
+    if not m:
+        return reported
+    return f"{m['n']}{'' if m['d'] else '.0'}{m['d'] or ''}5 {m['unit']}"
+
+
+_SIZE = re.compile(r"^(?P<n>\d+)(?P<d>\.\d)? (?P<unit>[KMGTP]i?B)$")
+
+
+def _setting(con: duckdb.DuckDBPyConnection, name: str) -> Any:
+    return con.execute(f"SELECT current_setting('{name}')").fetchall()[0][0]
+
+
+def _literal(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
 
 
 def _os_user() -> str:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import itertools
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Protocol
 
 import duckdb
 import pyarrow as pa
 
+from ..store import duckdb_settings
 from .dialect import DUCKDB, Dialect
 
 _counter = itertools.count(1)
@@ -115,30 +116,16 @@ class DuckDBEngine:
             wanted["threads"] = int(threads)
         if memory_limit:
             wanted["memory_limit"] = memory_limit
-        old = {k: self.scalar(f"SELECT current_setting('{k}')") for k in wanted}
         tmp: tempfile.TemporaryDirectory[str] | None = None
         if not self.scalar("SELECT current_setting('temp_directory')"):
             tmp = tempfile.TemporaryDirectory(prefix="civicsentry-spill-")
             wanted["temp_directory"] = tmp.name
-            old["temp_directory"] = ""
         try:
-            for k, v in wanted.items():
-                self.con.execute(f"SET {k} = {_literal(v)}")
-            yield
+            with duckdb_settings(self.con, wanted):
+                yield
         finally:
-            for k, v in old.items():
-                with suppress(duckdb.Error):  # e.g. threads above what this build allows
-                    self.con.execute(f"SET {k} = {_literal(v)}")
             if tmp is not None:
                 tmp.cleanup()
-
-
-def _literal(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    return "'" + str(v).replace("'", "''") + "'"
 
 
 def as_engine(con: duckdb.DuckDBPyConnection | Engine) -> Engine:

@@ -18,7 +18,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -34,7 +33,7 @@ from ..ingest.base import RAW_MAX, Adapter, Bad, Batch, Options
 from ..ingest.prepare import prepare_accounts, prepare_posts
 from ..ingest.readers import sample
 from ..schema import ACCOUNTS, POST_KINDS
-from ..store import Workspace
+from ..store import Workspace, duckdb_settings
 
 log = logging.getLogger("civicsentry")
 
@@ -134,19 +133,13 @@ def ingest_files(
     options = Options(mapping=dict(mapping or {}), platform=platform, encoding=encoding)
     forced = get_adapter(format) if format else (get_adapter("table") if mapping else None)
     _drop_stale_stages(ws)
-    # Ingest streams: DuckDB needs little cache, and keeping it small keeps peak memory
-    # independent of the input's size.
+    # Staging streams: DuckDB needs little cache, and keeping it small keeps staging's
+    # memory independent of the input's size (publishing gets its own limit).
     # Rows carry their source position, so their order in a table does not matter: without
     # it DuckDB inserts in parallel and buffers less.
-    settings = {"memory_limit": INGEST_MEMORY_LIMIT, "preserve_insertion_order": "false"}
-    previous = {k: ws.scalar(f"SELECT current_setting('{k}')") for k in settings}
-    for k, v in settings.items():
-        ws.con.execute(f"SET {k} = '{v}'")
-    try:
+    settings = {"memory_limit": INGEST_MEMORY_LIMIT, "preserve_insertion_order": False}
+    with duckdb_settings(ws.con, settings):
         results = _ingest_paths(ws, paths, forced, format, options, strict, progress)
-    finally:
-        for k, v in previous.items():
-            ws.con.execute(f"SET {k} = '{v}'")
     report = IngestReport(tuple(results))
     ws.audit(
         "ingest",
@@ -271,7 +264,7 @@ def _ingest_one(
             "encoding": options.encoding,
             "strict": strict,
         }
-        with _memory_limit(con, PUBLISH_MEMORY_LIMIT), ws.transaction():
+        with duckdb_settings(con, {"memory_limit": PUBLISH_MEMORY_LIMIT}), ws.transaction():
             staged = stage.name("posts")
             counts["rows_stored"] = _keep_first_new(con, staged)
             counts["rows_duplicate"] = valid - counts["rows_stored"]
@@ -458,16 +451,6 @@ def _stage_posts(con, source: str, stage: _Stage, posts: pa.Table, *, seq: int) 
         FROM _arrow WHERE ({_REASON}) IS NULL""",
         count=False,
     )
-
-
-@contextmanager
-def _memory_limit(con, limit: str) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """DuckDB's memory limit raised for one step, back to the ingest's afterwards."""
-    con.execute(f"SET memory_limit = '{limit}'")
-    try:
-        yield
-    finally:
-        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
 
 
 def _keep_first_new(con, staged: str) -> int:  # type: ignore[no-untyped-def]
