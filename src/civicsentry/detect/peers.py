@@ -143,7 +143,7 @@ def cnt_edges(
     # share of account_b is the first of that account's shares of the object inside the
     # window of account_a's share (its previous share came earlier than that window), so
     # account_a's message has a partner in account_b on exactly this one row of the
-    # object: summing the flag counts each message once, without a distinct count.
+    # object: counting the flag counts each message once, without a distinct count.
     lo = "a.aid < b.aid"
     later_first = f"coalesce(b.prev_ts < a.ts - {window_us}, true)"
     earlier_first = f"coalesce(a.prev_ts < b.ts - {window_us}, true)"
