@@ -10,10 +10,7 @@ and counted as a duplicate afterwards.
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +32,7 @@ from .twitter_common import (
     raw_json,
     text,
 )
-from .twitter_v2_fast import PageParser
+from .twitter_v2_fast import parse_pages
 
 _KINDS = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
 _PAGE_KEYS = ("data", "includes", "meta", "errors")
@@ -255,61 +252,33 @@ def read(path: Path, options: Options) -> Iterator[Batch]:
     yield out.flush()
 
 
-_BLOCK_BYTES = 24 << 20  # lines parsed by DuckDB at once (~20k tweets)
-_PARSERS = 2  # blocks parsed at once, each on its own DuckDB connection (two cores)
+_BLOCK_BYTES = 24 << 20  # lines parsed at once (~20k tweets)
 
 
 def _read_fast(path: Path, options: Options, platform: str) -> Iterator[Batch]:
-    """Blocks of lines: the common page shape through DuckDB (``twitter_v2_fast``), the
-    rest line by line in Python; one batch per block, so positions stay in order.
-
-    A block of pages is a few hundred lines, which DuckDB parses on one thread: blocks
-    are parsed ``_PARSERS`` at a time (DuckDB releases the GIL) and handed on in order."""
-    local = threading.local()
-    parsers: list[PageParser] = []
-    lock = threading.Lock()
-
-    def parse(block: list[tuple[int, bytes] | Bad]) -> list[Batch]:
-        parser = getattr(local, "parser", None)
-        if parser is None:
-            parser = local.parser = PageParser()
-            with lock:
-                parsers.append(parser)
-        return list(_block(block, parser, options, platform))
-
-    pending: deque[Future[list[Batch]]] = deque()
-    pool = ThreadPoolExecutor(_PARSERS, thread_name_prefix="civicsentry-x-v2")
-    try:
-        block: list[tuple[int, bytes] | Bad] = []
-        size = 0
-        for item in iter_lines(path):
-            block.append(item)
-            size += 0 if isinstance(item, Bad) else len(item[1])
-            if size >= _BLOCK_BYTES or len(block) >= options.batch_size:
-                pending.append(pool.submit(parse, block))
-                block, size = [], 0
-                if len(pending) > _PARSERS:
-                    yield from pending.popleft().result()
-        if block:
-            pending.append(pool.submit(parse, block))
-        while pending:
-            yield from pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
-        for parser in parsers:
-            parser.close()
+    """Blocks of lines: the common page shape through ``twitter_v2_fast``, the rest line
+    by line in Python; one batch per block, so positions stay in order. (The service
+    reads in a thread of its own, so parsing overlaps with storing.)"""
+    block: list[tuple[int, bytes] | Bad] = []
+    size = 0
+    for item in iter_lines(path):
+        block.append(item)
+        size += 0 if isinstance(item, Bad) else len(item[1])
+        if size >= _BLOCK_BYTES or len(block) >= options.batch_size:
+            yield from _block(block, options, platform)
+            block, size = [], 0
+    if block:
+        yield from _block(block, options, platform)
 
 
 def _block(
-    block: list[tuple[int, bytes] | Bad], parser: PageParser, options: Options, platform: str
+    block: list[tuple[int, bytes] | Bad], options: Options, platform: str
 ) -> Iterator[Batch]:
     lines = [item for item in block if not isinstance(item, Bad)]
     linenos = [lineno for lineno, _ in lines]
     texts = [line for _, line in lines]
     posts, accounts, rejected = (
-        parser.parse(linenos, texts, platform) if texts else (None, None, set())
+        parse_pages(linenos, texts, platform) if texts else (None, None, set())
     )
     fast = set(linenos) - rejected
     out = Collector(options)
@@ -381,13 +350,15 @@ page as position; the same tweet on several pages is stored once and counted as 
 detail; errors alongside data (referenced tweets that were deleted) are ignored. Media,
 polls, places, `meta` and `__twarc` are not stored.
 
-**Speed.** Response pages of the usual shape are parsed in blocks by DuckDB's JSON
-functions (C++); any line that DuckDB might read differently from the reference Python
-reader (flattened tweets, error or user pages, unexpected types, nulls, lenient JSON such
-as trailing commas or NaN) is handed to the Python reader, so both paths give the same
-rows. Known differences on hostile input only: a number such as `1e999` in an otherwise
-valid page is read by DuckDB (the Python reader rejects the line), and with duplicate JSON
-keys DuckDB keeps the first value.
+**Speed.** Response pages of the usual shape are read in blocks of about 24 MB by a
+typed decoder (msgspec) that builds objects only for the fields above and skips the rest
+of each tweet, then turned into Arrow columns with vectorised checks; any line it might
+read differently from the reference Python reader (flattened tweets, error or user pages,
+a value of an unexpected type, an id with spaces, a time that does not parse, invalid
+UTF-8 or JSON) is handed to the Python reader, so both paths give the same rows. Known
+difference on hostile input only: a number that overflows to infinity (such as `1e999`)
+in a field CivicSentry does not read is skipped by the fast reader, while the Python
+reader rejects the line.
 """
 
 ADAPTER = Adapter(

@@ -1,277 +1,379 @@
-"""The vectorised reader of twarc2 response pages: DuckDB's JSON functions (C++) map a
-block of pages to the same raw rows ``twitter_v2.post``/``account`` give, without one
-Python object per tweet.
+"""The fast reader of twarc2 response pages: a block of page lines decoded by msgspec
+into typed structs that hold only the fields CivicSentry stores (the rest of each tweet,
+most of the bytes, is skipped without building Python objects), then turned into Arrow
+columns with C-level list operations and vectorised checks instead of one dict per tweet.
 
 Only the common shape takes this path: a page (no top-level ``id``) whose ``data`` is a
-non-empty list of tweets with numeric string ids, ISO 8601 ``Z`` times and string
-fields where strings are expected. Any other line — a flattened tweet, an error or
-users page, a value of an unexpected type, anything the parsers might read differently
-(``null`` values, trailing commas, NaN, huge numbers, deep nesting, escaped surrogates)
-— is handed back to the Python adapter, which defines the semantics; a line that takes
-either path gives the same rows.
+non-empty list of tweets (or one tweet, as ``twarc2 stream`` writes), where every value
+has the type the struct declares. Any other line — a flattened tweet, an error or users
+page, a value of an unexpected type, an id with spaces, a time written another way that
+does not parse — is handed back to the Python adapter (``twitter_v2``), which defines the
+semantics; a line that takes either path gives the same rows (tests/ingest/
+test_twitter_v2_fast.py compares them on hostile variations of the fixtures).
+
+msgspec is at least as strict as orjson, which the Python adapter uses, on everything
+it reads (it rejects trailing commas, NaN, lone surrogates, control characters, depth
+beyond 995) and UTF-8 is checked for the whole block at once; the one known difference
+is a number that overflows to infinity (``1e999``) in a field that is skipped, which
+orjson rejects and msgspec does not look at.
 """
 
 from __future__ import annotations
 
-import duckdb
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from operator import attrgetter
+
+import msgspec
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+from msgspec import UNSET, Struct, UnsetType
 
-# Lines the JSON parsers may read differently (DuckDB's is more lenient than orjson:
-# trailing commas, NaN, deep nesting, escaped lone surrogates), or where a JSON null would
-# look like a missing key: the Python adapter reads those. Each test has a literal prefix,
-# which keeps it a fast substring search.
-_SUSPECT = " OR ".join(
-    [
-        "contains(line, 'null')",
-        "contains(line, 'NaN')",
-        "contains(line, 'Infinity')",
-        "contains(line, '[[[[[[[[[[[[[[[[')",
-        r"regexp_matches(line, ',\s*[\]}]')",
-        r"regexp_matches(line, '\\u[dD][89abAB]')",
-        r"regexp_matches(line, '\[\s+\[')",
-        r"""regexp_matches(line, '\{(\s*"[^"]*"\s*:\s*\{){15}')""",
-    ]
-)
+from ..normalise import parse_time
+from .base import TS
 
-# Leaves are VARCHAR: json_transform gives a string's value and any other value's JSON text
-# (numbers, booleans, objects), which the checks below tell apart where it matters. The
-# two leaves where a string and another value give the same text are JSON (their JSON text).
-_TWEET = (
-    '{"id":"VARCHAR","text":"VARCHAR","author_id":"VARCHAR","author":"VARCHAR",'
-    '"username":"VARCHAR","created_at":"VARCHAR","lang":"VARCHAR",'
-    '"referenced_tweets":[{"type":"VARCHAR","id":"VARCHAR"}],'
-    '"entities":{"urls":[{"unwound_url":"VARCHAR","expanded_url":"VARCHAR","url":"VARCHAR",'
-    '"media_key":"VARCHAR"}],"hashtags":[{"tag":"VARCHAR"}],"mentions":[{"username":"VARCHAR"}]}}'
-)
-_USER = (
-    '{"id":"JSON","username":"VARCHAR","name":"VARCHAR","created_at":"VARCHAR",'
-    '"verified":"JSON","description":"VARCHAR","location":"VARCHAR",'
-    '"public_metrics":{"followers_count":"VARCHAR","following_count":"VARCHAR",'
-    '"tweet_count":"VARCHAR"}}'
-)
-_PAGE = f'{{"id":"VARCHAR","data":[{_TWEET}],"includes":{{"users":[{_USER}],"tweets":[{_TWEET}]}}}}'
+# -- what is decoded: only the fields that are stored -------------------------------------
+# `None` defaults: a JSON null reads like a missing key, as `dict.get` does in twitter_v2.
+# Fields whose mere presence changes the meaning (a tweet's `author`; `username`, which
+# makes an item of `data` a user; a page's `id`, which makes the line a flattened tweet)
+# admit no value: with any, the line fails to decode and goes to the Python adapter.
 
-# What Python's str.isspace() calls whitespace, for twitter_common.text().
+
+class _Ref(Struct, gc=False):
+    type: str | None = None
+    id: str | None = None
+
+
+class _Url(Struct, gc=False):
+    unwound_url: str | None = None
+    expanded_url: str | None = None
+    url: str | None = None
+    media_key: str | None = None
+
+
+class _Tag(Struct, gc=False):
+    tag: str | None = None
+
+
+class _Mention(Struct, gc=False):
+    username: str | None = None
+
+
+class _Entities(Struct, gc=False):
+    urls: tuple[_Url, ...] | None = None
+    hashtags: tuple[_Tag, ...] | None = None
+    mentions: tuple[_Mention, ...] | None = None
+
+
+class _Tweet(Struct, gc=False):
+    id: str | None = None
+    text: str | None = None
+    author_id: str | None = None
+    created_at: str | None = None
+    lang: str | None = None
+    referenced_tweets: tuple[_Ref, ...] | None = None
+    entities: _Entities | None = None
+    author: UnsetType = UNSET
+    username: UnsetType = UNSET
+
+
+class _Metrics(Struct, gc=False):
+    followers_count: int | None = None
+    following_count: int | None = None
+    tweet_count: int | None = None
+
+
+class _User(Struct, gc=False):
+    id: str
+    username: str | None = None
+    name: str | None = None
+    created_at: str | None = None
+    verified: bool | None = None
+    description: str | None = None
+    location: str | None = None
+    public_metrics: _Metrics | None = None
+
+
+class _Includes(Struct, gc=False):
+    users: tuple[_User, ...] | None = None
+    tweets: tuple[_Tweet, ...] | None = None
+
+
+class _Page(Struct, gc=False):
+    data: tuple[_Tweet, ...] | _Tweet | None = None
+    includes: _Includes | None = None
+    id: UnsetType = UNSET
+
+
+_DECODE = msgspec.json.Decoder(_Page).decode
+_KINDS = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
+_NO_LANG = pa.array(["und", ""])
+_S = pa.string()
+
+# What Python's str.isspace() calls whitespace (checked against every code point in the
+# tests): `twitter_common.text` keeps a string only when it has another character.
 _NOT_SPACE = (
     r"[^\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
     r"\x{202f}\x{205f}\x{3000}]"
 )
-_TIME = r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-2][0-9]:[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z"
-
-
-def _str(x: str) -> str:
-    """A JSON leaf (its JSON text) as a string when it is one (NULL otherwise)."""
-    return (
-        f"(CASE WHEN starts_with({x}, '\"') THEN CASE WHEN contains({x}, '\\') "
-        f"THEN {x} ->> '$' ELSE {x}[2:-2] END END)"
-    )
-
-
-def _strlike(x: str) -> str:
-    """A VARCHAR leaf that was missing or a JSON string: another value's text is JSON (a
-    string that reads as JSON, such as "5", is sent to Python too)."""
-    return f"({x} IS NULL OR starts_with({x}, '\"') OR NOT json_valid({x}))"
-
-
-def _id_ok(x: str) -> str:
-    # A JSON string of digits, or an integer: `twitter_common.ident` gives the same for both.
-    return f"regexp_full_match({x}, '[0-9]+')"
-
-
-def _time_ok(x: str) -> str:
-    # Missing, or a time both Python's fromisoformat and DuckDB read the same way.
-    return (
-        f"({x} IS NULL OR (regexp_full_match({x}, '{_TIME}')"
-        f" AND TRY_CAST({x} AS TIMESTAMPTZ) IS NOT NULL))"
-    )
-
-
-def _text(v: str) -> str:
-    return f"(CASE WHEN regexp_matches({v}, '{_NOT_SPACE}') THEN {v} END)"
-
-
-def _count_ok(x: str) -> str:
-    return (
-        f"({x} IS NULL OR (regexp_full_match({x}, '-?[0-9]+') "
-        f"AND TRY_CAST({x} AS BIGINT) IS NOT NULL))"
-    )
-
-
-def _all(items: str, var: str, cond: str) -> str:
-    return f"coalesce(list_bool_and(list_transform({items}, lambda {var}: {cond})), true)"
-
-
-def _tweet_ok(t: str) -> str:
-    refs = f"list_filter({t}.referenced_tweets, lambda r: r.type IN ('retweeted', 'quoted', 'replied_to'))"
-    e = f"{t}.entities"
-    url_fields = ("unwound_url", "expanded_url", "url", "media_key")
-    urls_ok = " AND ".join(_strlike(f"u.{f}") for f in url_fields)
-    return f"""(
-        {_id_ok(f"{t}.id")} AND {_id_ok(f"{t}.author_id")} AND {t}.author IS NULL
-        AND NOT ({t}.username IS NOT NULL AND {t}.text IS NULL)
-        AND {_time_ok(f"{t}.created_at")} AND {_strlike(f"{t}.text")}
-        AND {_strlike(f"{t}.lang")}
-        AND {_all(refs, "r", _id_ok("r.id"))} AND {_all(f"{e}.urls", "u", urls_ok)}
-        AND {_all(f"{e}.hashtags", "h", _strlike("h.tag"))}
-        AND {_all(f"{e}.mentions", "m", _strlike("m.username"))})"""
-
-
-def _user_ok(u: str) -> str:
-    m = f"{u}.public_metrics"
-    strings = " AND ".join(
-        _strlike(f"{u}.{f}") for f in ("username", "name", "description", "location")
-    )
-    return f"""(NOT coalesce(starts_with({u}.id, '"'), false) OR (regexp_full_match({u}.id, '"[0-9]+"')
-        AND {_time_ok(f"{u}.created_at")} AND {strings}
-        AND {_count_ok(f"{m}.followers_count")} AND {_count_ok(f"{m}.following_count")}
-        AND {_count_ok(f"{m}.tweet_count")}))"""
-
-
-def _last_ref(t: str, kind: str) -> str:
-    return f"list_last(list_filter({t}.referenced_tweets, lambda r: r.type = '{kind}')).id"
-
-
-def _count(x: str) -> str:
-    return f"TRY_CAST({x} AS BIGINT)"
-
-
-def _post(t: str) -> str:
-    """The raw post fields of tweet ``t`` (as ``twitter_v2.post`` maps them)."""
-    url = (
-        "CASE WHEN u.unwound_url <> '' THEN u.unwound_url "
-        "WHEN u.expanded_url <> '' THEN u.expanded_url ELSE u.url END"
-    )
-    e = f"{t}.entities"
-    return f"""struct_pack(
-        post_id := {t}.id, account_id := {t}.author_id,
-        created_at := TRY_CAST({t}.created_at AS TIMESTAMPTZ),
-        kind := CASE WHEN {_last_ref(t, "retweeted")} IS NOT NULL THEN 'repost'
-             WHEN {_last_ref(t, "quoted")} IS NOT NULL THEN 'quote'
-             WHEN {_last_ref(t, "replied_to")} IS NOT NULL THEN 'reply' ELSE 'post' END,
-        parent_post_id := coalesce({_last_ref(t, "retweeted")}, {_last_ref(t, "quoted")},
-                                   {_last_ref(t, "replied_to")}),
-        text := {t}.text,
-        lang := CASE WHEN {t}.lang NOT IN ('und', '') THEN {t}.lang END,
-        urls := coalesce(list_filter(list_transform(
-            list_filter({e}.urls, lambda u: coalesce(u.media_key, '') = ''),
-            lambda u: {url}), lambda x: x IS NOT NULL), []),
-        hashtags := coalesce(list_filter(list_transform({e}.hashtags, lambda h: h.tag),
-            lambda x: x IS NOT NULL), []),
-        mentions := coalesce(list_filter(list_transform({e}.mentions, lambda m: m.username),
-            lambda x: x IS NOT NULL), []))"""
-
-
-def _account(u: str, i: str) -> str:
-    """The raw account fields of user ``u`` (as ``twitter_v2.account`` maps them)."""
-    m = f"{u}.public_metrics"
-    return f"""struct_pack(
-        idx := {i}, is_str := coalesce(starts_with({u}.id, '"'), false),
-        account_id := {u}.id[2:-2], username := {u}.username,
-        handle := {_text(f"{u}.username")}, display_name := {_text(f"{u}.name")},
-        created_at := TRY_CAST({u}.created_at AS TIMESTAMPTZ),
-        followers := {_count(f"{m}.followers_count")},
-        following := {_count(f"{m}.following_count")},
-        posts_count := {_count(f"{m}.tweet_count")},
-        verified := CASE {u}.verified WHEN 'true' THEN true WHEN 'false' THEN false END,
-        description := {_text(f"{u}.description")},
-        location := {_text(f"{u}.location")})"""
-
-
-# The block's lines parsed once; then its tweets and users unnested and mapped with plain
-# (vectorised) expressions, each row flagged with whether the Python adapter would read it
-# the same way. A line is taken only when all its rows are.
-_PAGES = f"""
-CREATE OR REPLACE TEMP TABLE _pages AS
-SELECT lineno, CASE WHEN NOT ({_SUSPECT}) THEN @wrap(json_transform(line, '{_PAGE}')) END AS p
-FROM (SELECT lineno, @line AS line FROM _lines)
-"""
-
-_TW = f"""
-CREATE OR REPLACE TEMP TABLE _tw AS
-SELECT lineno, coalesce({_tweet_ok("t")}, false) AS ok, {_post("t")} AS t
-FROM (SELECT lineno, unnest(list_concat(p.data, coalesce(p.includes.tweets, []))) AS t
-      FROM _pages WHERE p IS NOT NULL)
-"""
-
-_US = f"""
-CREATE OR REPLACE TEMP TABLE _us AS
-SELECT lineno, coalesce({_user_ok("u")}, false) AS ok, {_account("u", "idx")} AS u
-FROM (SELECT lineno, unnest(p.includes.users) AS u, generate_subscripts(p.includes.users, 1) AS idx
-      FROM _pages WHERE p IS NOT NULL)
-"""
-
-_OK = """
-CREATE OR REPLACE TEMP TABLE _ok AS
-SELECT lineno FROM _pages
-WHERE p.id IS NULL AND len(p.data) > 0
-  AND lineno NOT IN (SELECT lineno FROM _tw WHERE NOT ok)
-  AND lineno NOT IN (SELECT lineno FROM _us WHERE NOT ok)
-"""
-
-_TWEETS = f"""
-WITH tw AS (SELECT lineno, t FROM _tw SEMI JOIN _ok USING (lineno)),
-users AS (
-    SELECT lineno, u.account_id AS id, (arg_max({{'u': u.username}}, u.idx)).u AS username
-    FROM _us SEMI JOIN _ok USING (lineno) WHERE u.is_str
-    GROUP BY lineno, u.account_id
+# Times that Arrow's cast and Python's datetime.fromisoformat (normalise.parse_time) read
+# the same way; other strings are parsed one by one with parse_time itself.
+_ISO_Z = (
+    r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]{1,6})?Z$"
 )
-SELECT tw.lineno AS position, 'x' AS platform, t.post_id, t.account_id, t.created_at, t.kind,
-    t.parent_post_id, t.text, t.lang, t.urls, t.hashtags, t.mentions,
-    {_text("users.username")} AS handle
-FROM tw LEFT JOIN users ON users.lineno = tw.lineno AND users.id = t.account_id
-"""
+_DIGITS = r"^[0-9]+$"
 
-_ACCOUNTS = """
-SELECT 'x' AS platform, u.account_id, u.handle, u.display_name, u.created_at, u.followers,
-    u.following, u.posts_count, u.verified, u.description, u.location
-FROM _us SEMI JOIN _ok USING (lineno)
-WHERE u.is_str
-QUALIFY row_number() OVER (PARTITION BY u.account_id ORDER BY lineno DESC, u.idx DESC) = 1
-"""
+_tweet_fields = attrgetter(
+    "id", "author_id", "created_at", "text", "lang", "referenced_tweets", "entities"
+)
+_user_fields = attrgetter(
+    "id", "username", "name", "created_at", "verified", "description", "location"
+)
 
 
-class PageParser:
-    """Parses blocks of page lines on a private in-memory DuckDB connection."""
+class _Reject(Exception):
+    """Some lines of the block must go to the Python adapter; the block is rebuilt."""
 
-    def __init__(self) -> None:
-        self.con = duckdb.connect(config={"threads": 2})
-        self.con.execute("SET TimeZone = 'UTC'")
+    def __init__(self, linenos: set[int]) -> None:
+        self.linenos = linenos
 
-    def parse(
-        self, linenos: list[int], lines: list[bytes], platform: str
-    ) -> tuple[pa.Table, pa.Table, set[int]]:
-        """(posts, accounts, line numbers the Python adapter must read)."""
-        data = pa.array(lines, pa.binary())
-        try:  # valid UTF-8 (the usual case): no per-line decoding in SQL
-            data, line, wrap = data.cast(pa.string()), "line", ""
-        except pa.ArrowInvalid:
-            line, wrap = "try(decode(line))", "try"
-        block = pa.table({"lineno": pa.array(linenos, pa.int64()), "line": data})
+
+def _texts(values: Sequence[str | None]) -> pa.Array:
+    """``twitter_common.text`` over a column: strings with a non-space character."""
+    arr = pa.array(values, _S)
+    return pc.if_else(pc.match_substring_regex(arr, _NOT_SPACE), arr, pa.nulls(len(arr), _S))
+
+
+def _times(values: Sequence[str | None]) -> tuple[pa.Array, np.ndarray]:
+    """``parse_time`` over a column, and where a non-empty value did not parse."""
+    arr = pa.array(values, _S)
+    iso = pc.fill_null(pc.match_substring_regex(arr, _ISO_Z), False)
+    out = None
+    if pc.all(pc.or_(iso, pc.is_null(arr))).as_py():
         try:
-            self._run(block, line, wrap)
-        except duckdb.InvalidInputException:  # a line that is not JSON: parse them one by one
-            self._run(block, line, "try")
-        taken = self.con.execute("SELECT lineno FROM _ok").fetchnumpy()["lineno"]
-        rejected = set(linenos) - set(taken.tolist())
-        posts = self.con.sql(_TWEETS).to_arrow_table()
-        accounts = self.con.sql(_ACCOUNTS).to_arrow_table()
-        for table in ("_pages", "_tw", "_us", "_ok"):
-            self.con.execute(f"DROP TABLE {table}")
-        if platform != "x":
-            posts = posts.set_column(
-                1, "platform", pa.array([platform] * posts.num_rows, pa.string())
-            )
-            accounts = accounts.set_column(
-                0, "platform", pa.array([platform] * accounts.num_rows, pa.string())
-            )
-        return posts, accounts, rejected
+            out = arr.cast(TS)
+        except pa.ArrowInvalid:  # a day that does not exist: Python decides
+            out = None
+    if out is None:  # rare: parse the other values one by one
+        parsed = [None if v is None else parse_time(v) for v in values]
+        out = pa.array(parsed, TS)
+    failed = pc.and_(pc.is_null(out), pc.invert(pc.fill_null(pc.equal(arr, ""), True)))
+    return out, failed.to_numpy(zero_copy_only=False)
 
-    def _run(self, block: pa.Table, line: str, wrap: str) -> None:
-        self.con.from_arrow(block).query(
-            "_lines", _PAGES.replace("@line", line).replace("@wrap", wrap)
-        ).fetchall()
-        for sql in (_TW, _US, _OK):
-            self.con.execute(sql)
 
-    def close(self) -> None:
-        self.con.close()
+_tag = attrgetter("tag")
+_username = attrgetter("username")
+
+
+def _list_array(lengths: list[int], flat: list[str | None]) -> pa.Array:
+    if None in flat:  # rare: values that are not strings are left out, shortening lists
+        values = iter(flat)
+        per = [[v for v in (next(values) for _ in range(k)) if v is not None] for k in lengths]
+        lengths, flat = [len(v) for v in per], [v for vs in per for v in vs]
+    offsets = np.zeros(len(lengths) + 1, np.int32)
+    np.cumsum(np.array(lengths, np.int32), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, _S))
+
+
+def _entities(ents: Sequence[_Entities | None]) -> list[pa.Array]:
+    """The urls, hashtags and mentions columns (list<string>): one loop over the tweets
+    that have entities; the values of each list taken at C speed where possible."""
+    n = len(ents)
+    u_len, h_len, m_len = [0] * n, [0] * n, [0] * n
+    urls: list[str | None] = []
+    tags: list[str | None] = []
+    names: list[str | None] = []
+    for i, e in enumerate(ents):
+        if e is None:
+            continue
+        if got := e.urls:
+            k = len(urls)
+            for u in got:
+                # Media links (the tweet's own photos and videos) carry a media_key.
+                if not u.media_key:
+                    urls.append(u.unwound_url or u.expanded_url or u.url)
+            u_len[i] = len(urls) - k
+        if got := e.hashtags:
+            tags += map(_tag, got)
+            h_len[i] = len(got)
+        if got := e.mentions:
+            names += map(_username, got)
+            m_len[i] = len(got)
+    return [_list_array(u_len, urls), _list_array(h_len, tags), _list_array(m_len, names)]
+
+
+def _kind(refs: list[_Ref]) -> tuple[str, str | None]:
+    """``twitter_v2.kind_of``: the last reference of each type; retweet, quote, reply."""
+    by_type = {r.type: (r.id.strip() or None) if r.id is not None else None for r in refs}
+    for ref_type, kind in _KINDS:
+        if by_type.get(ref_type):
+            return kind, by_type[ref_type]
+    return "post", None
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection while a block is parsed: the structs are untracked
+    and hold no cycles, but their allocations trigger collections that walk the whole
+    heap (a third of the parsing time). Switched back on after each block."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def parse_pages(
+    linenos: list[int], lines: list[bytes], platform: str
+) -> tuple[pa.Table, pa.Table, set[int]]:
+    """Raw post and account tables of a block of page lines (as ``twitter_v2.post`` and
+    ``account`` map them), and the line numbers the Python adapter must read."""
+    with _no_collection():
+        rejected = set(linenos) - _valid_utf8(linenos, lines)
+        pages: list[tuple[int, _Page]] = []
+        for lineno, line in zip(linenos, lines, strict=True):
+            if lineno in rejected:
+                continue
+            try:
+                page = _DECODE(line)
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+                rejected.add(lineno)
+                continue
+            if page.data:
+                pages.append((lineno, page))
+            else:
+                rejected.add(lineno)
+        while True:
+            try:
+                posts, accounts = _tables(pages, platform)
+                return posts, accounts, rejected
+            except _Reject as e:  # rare: build the block again without those lines
+                rejected |= e.linenos
+                pages = [(n, p) for n, p in pages if n not in e.linenos]
+
+
+def _valid_utf8(linenos: list[int], lines: list[bytes]) -> set[int]:
+    """The lines that are valid UTF-8 (msgspec does not check the fields it skips)."""
+    try:
+        pa.array(lines, pa.binary()).cast(_S)
+        return set(linenos)
+    except pa.ArrowInvalid:
+        good = set()
+        for lineno, line in zip(linenos, lines, strict=True):
+            try:
+                line.decode("utf-8")
+                good.add(lineno)
+            except UnicodeDecodeError:
+                pass
+        return good
+
+
+def _tables(pages: list[tuple[int, _Page]], platform: str) -> tuple[pa.Table, pa.Table]:
+    tweets: list[_Tweet] = []
+    counts: list[int] = []
+    handles: list[str | None] = []
+    users: dict[str, _User] = {}  # the last profile of each id in the block
+    bad: set[int] = set()
+    for lineno, page in pages:
+        data = page.data
+        items = [data] if isinstance(data, _Tweet) else data
+        inc = page.includes
+        on_page: dict[str, _User] = {}
+        if inc is not None:
+            if inc.users:
+                on_page = {u.id: u for u in inc.users}
+                # ids used as written, as the Python adapter's dict lookups do; any that
+                # its `ident` would strip (or that are empty) go to it
+                if not all(map(str.isdigit, on_page)):
+                    bad.add(lineno)
+                    continue
+            if inc.tweets:
+                items = [*items, *inc.tweets]
+        users.update(on_page)
+        tweets += items
+        counts.append(len(items))
+        names = {uid: u.username for uid, u in on_page.items()}
+        handles += [names.get(t.author_id) for t in items]  # type: ignore[arg-type]
+    if bad:
+        raise _Reject(bad)
+    positions = np.repeat(np.array([n for n, _ in pages], np.int64), counts)
+    if not tweets:
+        return pa.table({"position": pa.array([], pa.int64())}), pa.table({})
+    ids, authors, times, texts, langs, refs, ents = zip(*map(_tweet_fields, tweets), strict=True)
+    post_ids = pa.array(ids, _S)
+    author_ids = pa.array(authors, _S)
+    # Ids as written: the Python adapter strips them (`ident`); digits need no stripping.
+    ok = pc.and_(
+        pc.fill_null(pc.match_substring_regex(post_ids, _DIGITS), False),
+        pc.fill_null(pc.match_substring_regex(author_ids, _DIGITS), True),
+    )
+    created, failed = _times(times)
+    # A time that does not parse is quarantined with the Python adapter's reason.
+    bad_rows = ~ok.to_numpy(zero_copy_only=False) | failed
+    if bad_rows.any():
+        raise _Reject(set(positions[bad_rows].tolist()))
+    kinds: list[str] = ["post"] * len(tweets)
+    parents: list[str | None] = [None] * len(tweets)
+    for i, r in enumerate(refs):
+        if r:
+            kinds[i], parents[i] = _kind(r)
+    lang = pa.array(langs, _S)
+    urls, hashtags, mentions = _entities(ents)
+    posts = pa.table(
+        {
+            "position": pa.array(positions),
+            "platform": pa.array([platform] * len(tweets), _S),
+            "post_id": post_ids,
+            "account_id": author_ids,
+            "created_at": created,
+            "kind": pa.array(kinds, _S),
+            "parent_post_id": pa.array(parents, _S),
+            "text": pa.array(texts, _S),
+            "lang": pc.if_else(pc.is_in(lang, _NO_LANG), pa.nulls(len(lang), _S), lang),
+            "urls": urls,
+            "hashtags": hashtags,
+            "mentions": mentions,
+            "handle": _texts(handles),
+        }
+    )
+    try:
+        accounts = _accounts(list(users.values()), platform)
+    except (OverflowError, pa.ArrowInvalid):  # a count beyond 64 bits: Python decides
+        raise _Reject({n for n, _ in pages}) from None
+    return posts, accounts
+
+
+def _accounts(users: list[_User], platform: str) -> pa.Table:
+    if not users:
+        return pa.table({})
+    uids, names, shown, created, verified, about, where = zip(
+        *map(_user_fields, users), strict=True
+    )
+    metrics = [u.public_metrics for u in users]
+
+    def count(name: str) -> pa.Array:
+        return pa.array([None if m is None else getattr(m, name) for m in metrics], pa.int64())
+
+    followers, following, tweets = (
+        count(n) for n in ("followers_count", "following_count", "tweet_count")
+    )
+    return pa.table(
+        {
+            "platform": pa.array([platform] * len(users), _S),
+            "account_id": pa.array(uids, _S),
+            "handle": _texts(names),
+            "display_name": _texts(shown),
+            "created_at": _times(created)[0],
+            "followers": followers,
+            "following": following,
+            "posts_count": tweets,
+            "verified": pa.array(verified, pa.bool_()),
+            "description": _texts(about),
+            "location": _texts(where),
+        }
+    )
