@@ -15,6 +15,7 @@ table is kept). ``--work /tmp/ing`` reuses simulated inputs kept there (``parque
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,8 +32,10 @@ BIN = Path(sys.executable).parent / "civicsentry"
 START, END = "<!-- ingest:start -->", "<!-- ingest:end -->"
 
 
-def run(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes, the process and its children) of a command."""
+def run(cmd: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (bytes, the process and its
+    children) of a command. CPU seconds hardly depend on what else the machine runs."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
@@ -48,7 +51,9 @@ def run(cmd: list[str]) -> tuple[float, int]:
     elapsed = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-    return elapsed, peak
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command has been waited for
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu, peak
 
 
 def bench(size: int, fmt: str, repeat: int, work: Path) -> dict[str, object]:
@@ -68,14 +73,15 @@ def bench_file(
 ) -> dict[str, object]:
     """Ingest ``posts`` ``repeat`` times, each into a fresh workspace in ``work``; ``size``
     is the posts counted for posts/s (None: the rows the ingest read)."""
-    times, peaks = [], []
+    times, cpus, peaks = [], [], []
     for _ in range(repeat):
         ws = work / "ws.duckdb"
         for f in work.glob("ws.duckdb*"):
             shutil.rmtree(f) if f.is_dir() else f.unlink()
         forced = ["--format", fmt] if fmt else []
-        t, peak = run([str(BIN), "ingest", str(posts), "-w", str(ws), *forced])
+        t, cpu, peak = run([str(BIN), "ingest", str(posts), "-w", str(ws), *forced])
         times.append(t)
+        cpus.append(cpu)
         peaks.append(peak)
     if size is None:
         with duckdb.connect(str(work / "ws.duckdb"), read_only=True) as con:
@@ -88,6 +94,7 @@ def bench_file(
         "runs": repeat,
         "median_s": median,
         "posts_per_s": size / median,
+        "median_cpu_s": statistics.median(cpus),
         "peak_rss_mb": max(peaks) / 1e6,
     }
 
@@ -99,13 +106,14 @@ def markdown(rows: list[dict[str, object]], command: str) -> str:
         f"Command: `{command}` (machine: {psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB; median of the runs shown).",
         "",
-        "| input | posts | file | runs | median wall time | posts/s | peak RSS |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| input | posts | file | runs | median wall time | posts/s | median CPU time | peak RSS |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r['format']} | {r['posts']:,} | {r['file_mb']:,.0f} MB | {r['runs']} | "
-            f"{r['median_s']:.1f} s | {r['posts_per_s']:,.0f} | {r['peak_rss_mb']:,.0f} MB |"
+            f"{r['median_s']:.1f} s | {r['posts_per_s']:,.0f} | {r['median_cpu_s']:.1f} s | "
+            f"{r['peak_rss_mb']:,.0f} MB |"
         )
     return "\n".join([*lines, "", END])
 

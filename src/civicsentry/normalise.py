@@ -65,13 +65,13 @@ def _is_tracking(name: str) -> bool:
     return low in TRACKING_PARAMS or low.startswith(TRACKING_PREFIXES)
 
 
-# A URL in canonical form but for, perhaps, its trailing slash, tracking parameters and
-# fragment: lowercase scheme and host; no userinfo or port; a path of characters `quote`
+# A URL in canonical form but for, perhaps, its trailing slash, tracking parameters,
+# fragment and the case of its host: lowercase scheme; no userinfo or port; a path of characters `quote`
 # keeps; a query of `name=value` pairs of unreserved characters (which parse_qsl and
 # urlencode give back unchanged).
 _UNRESERVED = "[A-Za-z0-9._~-]"
 _CANONICAL = re.compile(
-    r"(https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)"
+    r"(https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
     r"(/[A-Za-z0-9/%:@!$&'()*+,;=~._-]*)?"
     rf"(?:\?({_UNRESERVED}+={_UNRESERVED}*(?:&{_UNRESERVED}+={_UNRESERVED}*)*))?"
     r"(?:#\S*)?"
@@ -94,6 +94,7 @@ def normalise_url(url: str) -> str | None:
         return _normalise_url(url)
     # Most links: string surgery is enough, and parsing them costs ~20x more.
     host, path, query = m.groups()
+    host = host.lower()  # `https://WWW.Example.com`: hosts are case-insensitive
     kept = [p for p in query.split("&") if not _is_tracking(p.split("=", 1)[0])] if query else []
     return host + (path or "/") + ("?" + "&".join(kept) if kept else "")
 
@@ -123,15 +124,23 @@ def _normalise_url(url: str) -> str | None:
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 
 
-@lru_cache(maxsize=200_000)
 def registered_domain(url_or_host: str) -> str | None:
     """The registrable domain (``news.bbc.co.uk`` → ``bbc.co.uk``), public-suffix aware.
     IP addresses are returned as they are; hosts under no known suffix give None."""
     if "://" in url_or_host:
-        host = urlsplit(url_or_host).hostname or ""
+        plain = _PLAIN_HOST.match(url_or_host)  # most links; the same host, unparsed
+        host = plain.group(1) if plain else urlsplit(url_or_host).hostname or ""
     else:
         host = url_or_host.split("/", 1)[0].split(":", 1)[0]
-    host = host.lower().rstrip(".")
+    return _domain_of_host(host.lower().rstrip("."))
+
+
+_PLAIN_HOST = re.compile(r"https?://([A-Za-z0-9.-]*)(?::[0-9]*)?(?:[/?#]|$)")
+
+
+# Keyed by host: links are many, hosts few (each distinct link used to cost a parse).
+@lru_cache(maxsize=200_000)
+def _domain_of_host(host: str) -> str | None:
     if not host:
         return None
     ext = _extract(host)
@@ -153,6 +162,7 @@ def normalise_hashtag(tag: str) -> str | None:
     return tag or None
 
 
+@lru_cache(maxsize=200_000)
 def normalise_handle(handle: str) -> str | None:
     """Mentions and handles: casefolded, without a leading ``@``."""
     handle = unicodedata.normalize("NFKC", handle).strip().lstrip("@").casefold()
@@ -197,7 +207,8 @@ def text_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     a mention ending in ``.`` is followed by ``@`` (such texts take the Python path)."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    uniq = pc.unique(texts)
+    encoded = pc.dictionary_encode(texts)  # one hashing pass: the distinct texts, and which
+    uniq = encoded.dictionary
     simple = pc.string_is_ascii(uniq)
     if not pc.all(pc.fill_null(simple, True)).as_py():
         simple = pc.match_substring_regex(uniq, f"^[\\x00-\\x7f{_vectorisable_class()}]*$")
@@ -212,7 +223,7 @@ def text_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     rest = pc.filter(uniq, pc.invert(simple)).to_pylist()
     slow = pa.array([None if t is None else text_key(t) for t in rest], pa.string())
     keys = pc.replace_with_mask(fast, pc.invert(simple), slow) if len(slow) else fast
-    return keys.take(pc.index_in(texts, value_set=uniq))
+    return keys.take(encoded.indices)
 
 
 @lru_cache(maxsize=1)

@@ -48,8 +48,8 @@ def test_url_cache_is_bounded() -> None:
 def test_publishing_gets_the_memory_its_indexes_need(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # Staging streams under the small ingest limit; the publishing transaction inserts the
     # whole file into indexed tables, whose new index entries DuckDB holds in memory until
-    # the commit (10M X API v2 posts failed at 400 MB). It runs under its own limit, and
-    # the ingest's limit is back for the next file.
+    # the commit (10M X API v2 posts failed at 400 MB). It runs under its own limit, sized
+    # to the posts it publishes, and the ingest's limit is back for the next file.
     import civicsentry
     from civicsentry.service import ingest as service
 
@@ -75,6 +75,16 @@ def test_publishing_gets_the_memory_its_indexes_need(tmp_path: Path, monkeypatch
         assert ws.scalar("SELECT count(*) FROM posts") == 1
         assert ws.scalar("SELECT current_setting('memory_limit')") == before
     probe = duckdb.connect()
-    probe.execute(f"SET memory_limit = '{service.PUBLISH_MEMORY_LIMIT}'")
+    probe.execute(f"SET memory_limit = '{service.publish_memory_limit(1)}'")
     publish = probe.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     assert seen == [("publish", publish)] * 2
+
+
+def test_the_publishing_limit_grows_with_the_posts_published() -> None:
+    from civicsentry.service import ingest as service
+
+    # 400 MB of the ingest's own, and 60 bytes a post for the index entries (10M posts: 1 GB,
+    # where a fixed 2 GB limit let DuckDB cache up to 2 GB on any file).
+    assert service.publish_memory_limit(0) == "400MB"
+    assert service.publish_memory_limit(1_000_000) == "460MB"
+    assert service.publish_memory_limit(10_000_000) == "1000MB"

@@ -62,15 +62,13 @@ def _map_list(col: pa.ChunkedArray | pa.Array, *fns: Callable[[str], str | None]
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if len(arr) == 0:
         return [arr for _ in fns]
-    values = arr.values
-    uniq = pc.unique(values)
-    positions = pc.index_in(values, value_set=uniq)
-    distinct = uniq.to_pylist()
+    encoded = pc.dictionary_encode(arr.values)  # one hashing pass: distinct values, where
+    distinct = encoded.dictionary.to_pylist()
     outs = []
     for fn in fns:
         mapped = pa.array([None if v is None else fn(v) for v in distinct], pa.string())
         outs.append(
-            pa.ListArray.from_arrays(arr.offsets, mapped.take(positions), mask=arr.is_null())
+            pa.ListArray.from_arrays(arr.offsets, mapped.take(encoded.indices), mask=arr.is_null())
         )
     return outs
 

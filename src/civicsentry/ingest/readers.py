@@ -413,8 +413,9 @@ def _one_line_records(rb: pa.RecordBatch) -> bool:
         _, offsets, data = col.buffers()
         ends = np.frombuffer(offsets, np.int32, len(col) + 1, col.offset * 4)
         if data is not None and ends[-1] > ends[0]:
-            chars = np.frombuffer(data, np.uint8, int(ends[-1] - ends[0]), int(ends[0]))
-            if (chars == 10).any() or (chars == 13).any():
+            # A copy and two memchr scans: faster than comparing every byte in numpy.
+            chars = data.slice(int(ends[0]), int(ends[-1] - ends[0])).to_pybytes()
+            if b"\n" in chars or b"\r" in chars:
                 return False
         blank = np.diff(ends) == 0
         empty = blank if empty is None else empty & blank

@@ -43,11 +43,20 @@ FLUSH_ROWS = 250_000  # posts buffered before one write: bounded memory, few ind
 # buys little speed (measured: the same time on 10M Parquet posts, 5-10 % on X API v2
 # pages) but would grow the process with the file until the cache is full.
 INGEST_MEMORY_LIMIT = "400MB"
-# Publishing moves the whole file in one transaction, and DuckDB keeps what a transaction
-# inserts into indexed tables (posts, accounts: primary keys, posts by account) indexed in
-# memory it cannot spill until the commit: 10M X API v2 posts failed at 400 MB.
-PUBLISH_MEMORY_LIMIT = "2GB"
+# Publishing moves the whole file in one transaction, and DuckDB keeps the index entries
+# a transaction inserts (posts by account, the accounts' primary key) in memory it cannot
+# spill until the commit: 10M X API v2 posts failed at 400 MB. Publishing gets the
+# ingest's limit plus room for those entries, sized to the posts published (measured:
+# 25 bytes a post for the index on posts.account_id; the rest is margin). A fixed larger
+# limit would be used as cache as well, and memory would grow with the file.
+PUBLISH_BYTES_PER_POST = 60
 ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
+
+
+def publish_memory_limit(posts: int) -> str:
+    """DuckDB's memory limit for publishing ``posts`` staged posts (see above)."""
+    base = int(INGEST_MEMORY_LIMIT.removesuffix("MB"))
+    return f"{base + -(-posts * PUBLISH_BYTES_PER_POST // 1_000_000)}MB"
 
 
 #: The per-file counts, in the order they are reported.
@@ -151,11 +160,14 @@ def ingest_files(
 
 @dataclass(frozen=True)
 class _Stage:
-    """Staging tables of one file. Chunks are committed into them as they are read, so
-    memory stays bounded whatever the file's size (DuckDB holds an open transaction's
-    rows in memory); the canonical tables receive the whole file in one final
-    transaction, so a crash or a kill leaves them as they were. Leftovers of a killed
-    run are dropped by the next ingest."""
+    """Staging tables of one file: temporary tables of the connection, which chunks are
+    committed into as they are read (a commit writes nothing to the workspace file: no
+    WAL, no compression) and which DuckDB spills to its temporary folder beyond the
+    memory limit, so memory stays bounded whatever the file's size. The canonical tables
+    receive the whole file in one final transaction, so a crash or a kill leaves them as
+    they were, and a killed run's stage disappears with its process. (Workspaces of
+    versions that staged in ordinary tables may still hold some: the next ingest drops
+    them.)"""
 
     batch: int
 
@@ -168,12 +180,14 @@ class _Stage:
         # and their rank in the file (`seq`), by which the first of a repeated id is kept
         # (positions are per record, and one record can hold several posts).
         con.execute(
-            f"CREATE TABLE {self.name('posts')} AS SELECT *, ''::VARCHAR AS text_key, "
+            f"CREATE TEMP TABLE {self.name('posts')} AS SELECT *, ''::VARCHAR AS text_key, "
             "0::BIGINT AS seq FROM posts LIMIT 0"
         )
-        con.execute(f"CREATE TABLE {self.name('quarantine')} AS SELECT * FROM quarantine LIMIT 0")
         con.execute(
-            f"CREATE TABLE {self.name('accounts')} AS SELECT *, 0::BIGINT AS seq FROM accounts LIMIT 0"
+            f"CREATE TEMP TABLE {self.name('quarantine')} AS SELECT * FROM quarantine LIMIT 0"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE {self.name('accounts')} AS SELECT *, 0::BIGINT AS seq FROM accounts LIMIT 0"
         )
 
     def drop(self, con) -> None:  # type: ignore[no-untyped-def]
@@ -235,25 +249,24 @@ def _ingest_one(
     counts = dict.fromkeys(("rows_read", "rows_stored", "rows_duplicate", "rows_quarantined"), 0)
     started = ws.scalar("SELECT now()")
     stage = _Stage(ws.next_id("ingest_log", "ingest_batch"))
-    with ws.transaction():
-        stage.create(con)
+    stage.create(con)
     published = False
     valid = 0
     try:
         for posts, accounts, bad in _buffered(adapter.read(path, options)):
-            with ws.transaction():
-                rank = counts["rows_read"]  # of the chunk's first row in the file
-                counts["rows_read"] += posts.num_rows + len(bad)
-                q_bad, q_posts = _quarantine(con, source, stage, posts, bad)
-                counts["rows_quarantined"] += q_bad + q_posts
-                if q_bad + q_posts and strict:
-                    first = _reasons(con, stage.name("quarantine"), 1)[0]
-                    raise StrictModeViolation(
-                        f"{source}: {first} (--strict: nothing from this file was stored)"
-                    )
-                _stage_posts(con, source, stage, posts, seq=rank)
-                valid += posts.num_rows - q_posts
-                _stage_accounts(con, stage, posts, accounts)
+            # Autocommitted: the stage is temporary, so a commit writes nothing to disk.
+            rank = counts["rows_read"]  # of the chunk's first row in the file
+            counts["rows_read"] += posts.num_rows + len(bad)
+            q_bad, q_posts = _quarantine(con, source, stage, posts, bad)
+            counts["rows_quarantined"] += q_bad + q_posts
+            if q_bad + q_posts and strict:
+                first = _reasons(con, stage.name("quarantine"), 1)[0]
+                raise StrictModeViolation(
+                    f"{source}: {first} (--strict: nothing from this file was stored)"
+                )
+            _stage_posts(con, source, stage, posts, seq=rank)
+            valid += posts.num_rows - q_posts
+            _stage_accounts(con, stage, posts, accounts)
             if progress:
                 progress(source, counts["rows_read"])
         reasons = _reasons(con, stage.name("quarantine"), 5) if counts["rows_quarantined"] else []
@@ -264,7 +277,8 @@ def _ingest_one(
             "encoding": options.encoding,
             "strict": strict,
         }
-        with duckdb_settings(con, {"memory_limit": PUBLISH_MEMORY_LIMIT}), ws.transaction():
+        limit = publish_memory_limit(valid)
+        with duckdb_settings(con, {"memory_limit": limit}), ws.transaction():
             staged = stage.name("posts")
             counts["rows_stored"] = _keep_first_new(con, staged)
             counts["rows_duplicate"] = valid - counts["rows_stored"]
