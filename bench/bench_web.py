@@ -17,6 +17,13 @@ The build of 10M posts takes long; make it once (``--build-only``, e.g. under
     nice -n 19 .venv/bin/python bench/bench_web.py --posts 10000000 --build-only
     .venv/bin/python bench/bench_web.py --reuse bench/out/web-10000000.duckdb --write
 
+``--dump FILE`` writes the status and body of every path of the mix, and of more pages,
+filters and ids (the HTML account pages, the largest clusters, the accounts with most
+posts), into one JSON file, and stops: run it before and after a change to prove the
+answers unchanged.
+
+    .venv/bin/python bench/bench_web.py --reuse bench/out/web-10000000.duckdb --dump before.json
+
 Besides the latency the client sees, it reports the server process's CPU time per
 request (user + system, from /proc), the figure that decides how many clients two
 cores can serve. Every request goes to 127.0.0.1 only; the load stops by itself after
@@ -123,6 +130,73 @@ def targets(base: str, token: str) -> dict[str, list[str]]:
         "GET /api/accounts/{id}": [f"/api/accounts/{a['account_id']}" for a in accts],
         "GET /api/posts?account_id=": [f"/api/posts?account_id={a['account_id']}" for a in accts],
     }
+
+
+def largest(ws: Path) -> tuple[list[int], list[str]]:
+    """The three largest clusters of the latest run and the two accounts with most posts
+    (read before the server opens the workspace)."""
+    import civicsentry
+
+    with civicsentry.open(ws) as w:
+        big = [c for (c,) in w.con.execute(
+            "SELECT cluster_id FROM clusters WHERE run_id = (SELECT max(run_id) FROM clusters) "
+            "ORDER BY size DESC, cluster_id LIMIT 3"
+        ).fetchall()]  # fmt: skip
+        busiest = [a for (a,) in w.con.execute(
+            "SELECT account_id FROM posts GROUP BY ALL ORDER BY count(*) DESC, account_id LIMIT 2"
+        ).fetchall()]  # fmt: skip
+    return big, busiest
+
+
+def dump_paths(
+    base: str, token: str, mix: dict[str, list[str]], big: list[int], busiest: list[str]
+) -> list[str]:
+    """The mix's paths, then other pages, filters and ids of the same endpoints."""
+    with httpx.Client(base_url=base, headers={"authorization": f"Bearer {token}"}) as c:
+        clusters = [x["cluster_id"] for x in c.get("/api/clusters?limit=20").json()["items"]]
+        accts = [a["account_id"] for a in c.get("/api/accounts?limit=20").json()["items"]]
+    paths = [p for ps in mix.values() for p in ps]
+    paths += [
+        "/api/accounts?limit=50&offset=1000",
+        "/api/accounts?foreign_only=true&limit=20",
+        "/api/accounts?min_score=0.5&platform=x&limit=7&offset=3",
+        "/api/posts?q=election&limit=20",
+        "/api/posts?platform=telegram&limit=10",
+        "/api/clusters/99999/delays",
+        "/api/accounts/no-such-account",
+        "/accounts/no-such-account",
+    ]
+    for x in [*clusters, *big]:
+        paths += [
+            f"/api/clusters/{x}/delays",
+            f"/api/clusters/{x}/network?max_edges=5",
+            f"/api/clusters/{x}/members?limit=7&offset=2",
+        ]
+    paths += [f"/api/clusters/{x}" for x in big] + [f"/api/clusters/{x}/network" for x in big]
+    for a in [*accts, *busiest]:
+        paths += [
+            f"/api/accounts/{a}",
+            f"/api/accounts/{a}?limit=5&offset=3",
+            f"/api/accounts/{a}?limit=5",
+            f"/api/accounts/{a}?limit=500",
+            f"/accounts/{a}",
+            f"/api/posts?account_id={a}",
+            f"/api/posts?account_id={a}&limit=3&offset=2",
+        ]
+    return list(dict.fromkeys(paths))
+
+
+def dump(base: str, token: str, paths: list[str], out: Path) -> None:
+    """Status and body of every path, as sent (compare the bytes, not parsed JSON)."""
+    res: dict[str, list[object]] = {}
+    with httpx.Client(
+        base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=600
+    ) as c:
+        for path in paths:
+            r = c.get(path)
+            res[path] = [r.status_code, r.text]
+    out.write_text(json.dumps(res, indent=0, sort_keys=False), encoding="utf-8")
+    print(f"{len(paths)} paths written to {out}", file=sys.stderr)
 
 
 def load(
@@ -247,6 +321,9 @@ def main() -> None:
     ap.add_argument(
         "--alone", type=int, default=20, help="requests per endpoint by one client first"
     )
+    ap.add_argument(
+        "--dump", type=Path, metavar="FILE", help="write every answer to FILE (JSON) and stop"
+    )
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.reuse is not None:
@@ -260,9 +337,13 @@ def main() -> None:
         return
     toks = tokens(ws, args.clients)
     posts = posts_in(ws)
+    extra = largest(ws) if args.dump is not None else ([], [])
     proc, base = serve(ws)
     try:
         mix = targets(base, toks[0])
+        if args.dump is not None:
+            dump(base, toks[0], dump_paths(base, toks[0], mix, *extra), args.dump)
+            return
         load(base, toks[:2], mix, 3)  # warm up
         alone = one_client(base, toks[0], mix, proc.pid, args.alone)
         cpu0 = cpu_seconds(proc.pid)

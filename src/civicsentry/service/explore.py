@@ -103,6 +103,20 @@ def search_posts(
 ) -> list[dict[str, Any]]:
     """Posts matching every filter given (``q``: a case-insensitive substring of the
     text), newest first, with the author's handle."""
+    return with_handles(ws, _posts(ws, q, account_id, platform, since, until, limit, offset))
+
+
+def _posts(
+    ws: Workspace,
+    q: str | None,
+    account_id: str | None,
+    platform: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    """``search_posts`` without the handles."""
     where, params = _post_where(q, None, platform, since, until)
     source = "posts p"
     if account_id:
@@ -115,13 +129,12 @@ def search_posts(
             "SELECT * FROM m) p"
         )
         params = [account_id, *params]
-    rows = _rows(
+    return _rows(
         ws,
         f"SELECT {_POST_COLUMNS} FROM {source} {where} "
         f"ORDER BY p.created_at DESC, p.post_id LIMIT {int(limit)} OFFSET {int(offset)}",
         params,
     )
-    return with_handles(ws, rows)
 
 
 def count_posts(
@@ -137,29 +150,51 @@ def count_posts(
     return int(ws.scalar(f"SELECT count(*) FROM posts p {where}", params))
 
 
-def account_overview(ws: Workspace, account_id: str) -> dict[str, Any]:
+def account_overview(
+    ws: Workspace, account_id: str, *, posts_limit: int | None = None, posts_offset: int = 0
+) -> dict[str, Any]:
     """One account: its profile, activity figures, hour × weekday rhythm (UTC), the
-    clusters it belongs to in the latest clustered run, and its object types."""
+    clusters it belongs to in the latest clustered run, and its object types. With
+    ``posts_limit``, also ``posts``: one page of its posts, newest first, as
+    ``search_posts(account_id=...)`` gives them."""
     rows = _rows(ws, "SELECT * FROM accounts WHERE account_id = ?", [account_id])
     if not rows:
         raise NotFound(f"No account {account_id!r} in this workspace.")
-    # One scan of the account's posts gives the counts, the time range and the rhythm.
-    # isodow: 1 = Monday ... 7 = Sunday; the grid is [weekday 0..6][hour 0..23].
+    page, every_post = None, False
+    if posts_limit is not None:
+        page = with_handles(  # the handle is the account row's: no look-up of its own
+            ws,
+            _posts(ws, None, account_id, None, None, None, posts_limit, posts_offset),
+            names={account_id: rows[0]["handle"]},
+        )
+        # A first page that is not full holds every post of the account.
+        every_post = posts_offset == 0 and len(page) < posts_limit
+    # (kind, ISO weekday 1 = Monday ... 7, hour, posts, first, last) per group of posts.
+    groups: list[tuple[Any, ...]]
+    if page is not None and every_post:
+        # Counted from the page rather than fetched from the index a second time.
+        groups = [
+            (p["kind"], t.isoweekday(), t.hour, 1, t, t) for p in page for t in [p["created_at"]]
+        ]
+    else:
+        groups = ws.con.execute(
+            "SELECT kind, isodow(created_at), hour(created_at), count(*), min(created_at), "
+            "max(created_at) FROM posts WHERE account_id = ? GROUP BY ALL",
+            [account_id],
+        ).fetchall()
+    # The grid is [weekday 0..6][hour 0..23].
     grid = [[0] * 24 for _ in range(7)]
     kinds: dict[str, int] = {}
     first = last = None
-    for kind, dow, hour, n, t0, t1 in ws.con.execute(
-        "SELECT kind, isodow(created_at), hour(created_at), count(*), min(created_at), "
-        "max(created_at) FROM posts WHERE account_id = ? GROUP BY ALL",
-        [account_id],
-    ).fetchall():
+    for kind, dow, hour, n, t0, t1 in groups:
         grid[int(dow) - 1][int(hour)] += int(n)
         kinds[kind] = kinds.get(kind, 0) + int(n)
         first = t0 if first is None or t0 < first else first
         last = t1 if last is None or t1 > last else last
-    kinds = dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+    # Most posts first; ties by name (the groups come in no set order).
+    kinds = dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
     stats = {"posts": sum(kinds.values()), "first_post": first, "last_post": last}
-    return {
+    out = {
         "account": rows[0],
         "activity": stats | {"kinds": kinds},
         "rhythm": {
@@ -169,6 +204,7 @@ def account_overview(ws: Workspace, account_id: str) -> dict[str, Any]:
         },
         "clusters": account_clusters(ws, account_id),
     }
+    return out if page is None else out | {"posts": page}
 
 
 def account_clusters(ws: Workspace, account_id: str) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ row with every id, so long lists (exports) are joined instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..store import Workspace
@@ -38,10 +38,14 @@ def handles(ws: Workspace, account_ids: Iterable[str]) -> dict[str, str | None]:
     return dict(ws.con.execute(sql, params).fetchall())
 
 
-def with_handles(ws: Workspace, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def with_handles(
+    ws: Workspace, rows: list[dict[str, Any]], *, names: Mapping[str, str | None] | None = None
+) -> list[dict[str, Any]]:
     """Each row with the handle of its ``account_id`` right after that key (None when
-    the account has no ``accounts`` row), as a join would have given it."""
-    names = handles(ws, (r["account_id"] for r in rows))
+    the account has no ``accounts`` row), as a join would have given it. ``names``: the
+    handles when the caller has read them (then nothing is looked up)."""
+    if names is None:
+        names = handles(ws, (r["account_id"] for r in rows))
     out = []
     for r in rows:
         d: dict[str, Any] = {}

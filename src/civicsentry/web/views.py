@@ -210,10 +210,9 @@ def account_list(
     foreign_only: bool = False,
 ) -> dict[str, Any]:
     accounts = optional("accounts")
-    if accounts is None or not explore.has_rows(ws, "account_signals"):
-        return not_computed(
-            "Account signals are not computed yet (`civicsentry accounts score`)."
-        ) | page(request, [], 0, p)
+    missing = "Account signals are not computed yet (`civicsentry accounts score`)."
+    if accounts is None:
+        return not_computed(missing) | page(request, [], 0, p)
     filters: dict[str, Any] = {
         "min_score": min_score,
         "platform": platform,
@@ -221,6 +220,9 @@ def account_list(
     }
     run_id = accounts.latest_signals_run_id(ws)
     rows = explore.signals_page(ws, run_id, limit=p.limit, offset=p.offset, **filters)
+    # Asked only when the page is empty: a row found proves the table is not.
+    if not rows and not explore.has_rows(ws, "account_signals"):
+        return not_computed(missing) | page(request, [], 0, p)
     scores = [s for _, s in rows]
     # The page's lowest score is a filter DuckDB applies while scanning, so only the
     # page's rows are read whole (the id list alone is checked row by row afterwards).
@@ -239,10 +241,13 @@ def account_list(
 def account_detail(
     request: Request, ws: Workspace, account_id: str, p: Paging, user: User
 ) -> dict[str, Any]:
-    data = explore.account_overview(ws, account_id)
+    # One read of the account's posts gives the page and, when it holds them all, the
+    # activity figures and rhythm (docs/benchmarks.md, `web`).
+    data = explore.account_overview(ws, account_id, posts_limit=p.limit, posts_offset=p.offset)
+    posts = data.pop("posts")
     accounts = optional("accounts")
     signals: dict[str, Any] = not_computed("Account signals are not computed yet.")
-    if accounts is not None and explore.has_rows(ws, "account_signals"):
+    if accounts is not None:
         try:
             # The overview counted the posts per weekday and hour already (the rhythm's
             # UTC grid); the profile fields and timeline of account_profile are not shown.
@@ -262,8 +267,9 @@ def account_detail(
                 )
             }
         except CivicSentryError as e:
-            signals = not_computed(str(e))
-    posts = explore.search_posts(ws, account_id=account_id, limit=p.limit, offset=p.offset)
+            # Asked only now: a signals row found proves the table is not empty.
+            if explore.has_rows(ws, "account_signals"):
+                signals = not_computed(str(e))
     total = int(data["activity"]["posts"])
     ws.audit("view.account", {"account_id": account_id}, user.username)
     return data | {"signals": signals, "posts": page(request, posts, total, p)}
