@@ -12,6 +12,8 @@ docs/benchmarks.md between the `detection-quality` markers (other sections untou
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import platform
 import statistics
 import sys
@@ -26,7 +28,6 @@ import pyarrow as pa
 
 import civicsentry
 from civicsentry.detect.clusters import ClusterParams, find_clusters
-from civicsentry.errors import CivicSentryError
 from civicsentry.evaluate import DetectionScore, score_detection
 from civicsentry.service import clusters as cluster_service
 from civicsentry.service.ingest import ingest_files
@@ -62,13 +63,14 @@ def run_size(
         t0 = time.perf_counter()
         det = detect_service.detect_coordination(ws, object_types=types)
         t_detect = time.perf_counter() - t0
+        # The same run clustered first with the opt-in group test (`--attach`), then with
+        # the defaults, which stay stored: the A/B of the attachment step on one detection.
+        grouped = cluster_service.cluster_run(ws, det.run_id, attach=True)
+        with_attach = score_detection(ws, paths["truth"])
+        attach = _attached(grouped.params, ws, det.run_id, paths["truth"])
         t0 = time.perf_counter()
-        try:  # `detect` may already cluster (once wired); then this is not repeated
-            cluster_service.clustered_run_id(ws, det.run_id)
-            t_cluster = None
-        except CivicSentryError:
-            cluster_service.cluster_run(ws, det.run_id)
-            t_cluster = time.perf_counter() - t0
+        cluster_service.cluster_run(ws, det.run_id)
+        t_cluster = time.perf_counter() - t0
         score = score_detection(ws, paths["truth"])
         clusters = cluster_service.top_clusters(ws, det.run_id, limit=None)
     if keep_workspace:
@@ -83,7 +85,30 @@ def run_size(
         "cluster_s": t_cluster,
         "significant_multi": det.networks.get("multi", {}).get("significant"),
         "score": score,
+        "with_attach": with_attach,
+        "attach": attach,
         "suspicion": _suspicion_split(clusters, score),
+    }
+
+
+def _attached(params: dict[str, Any], ws: Any, run_id: int, truth: Path) -> dict[str, Any]:
+    """What the attachment step did: candidates, attached campaign/organic accounts and
+    its seconds (from the clustering's runs row)."""
+    row = ws.con.execute(
+        "SELECT summary FROM runs WHERE step = 'cluster' "
+        "AND CAST(json_extract(params, '$.detection_run_id') AS BIGINT) = ? "
+        "ORDER BY run_id DESC LIMIT 1",
+        [run_id],
+    ).fetchall()
+    info = json.loads(row[0][0]).get("attach") or {}
+    planted = {r["account_id"] for r in csv.DictReader(truth.open(encoding="utf-8"))}
+    won = [m["account_id"] for m in info.get("members", [])]
+    return {
+        "candidates": info.get("candidates", 0),
+        "campaign": sum(a in planted for a in won),
+        "organic": sum(a not in planted for a in won),
+        "seconds": info.get("seconds"),
+        "enabled": params.get("attach") is not None,
     }
 
 
@@ -158,7 +183,7 @@ def markdown(results: list[dict[str, Any]], seed: int, speed: tuple[int, int, fl
         head,
         sep,
         row("accounts (campaign)", lambda r: f"{r['accounts']:,} ({sc(r).campaign_accounts})"),
-        row("detect s · cluster s", lambda r: f"{r['detect_s']:.1f} · {_s(r['cluster_s'])}"),
+        row("detect s · cluster s", lambda r: f"{r['detect_s']:.1f} · {r['cluster_s']:.1f}"),
         row("significant multi-modal edges", lambda r: f"{r['significant_multi']:,}"),
         row(
             "clusters (mostly organic, largest)",
@@ -169,9 +194,23 @@ def markdown(results: list[dict[str, Any]], seed: int, speed: tuple[int, int, fl
         row("**precision**", lambda r: f"**{sc(r).precision:.3f}**"),
         row("**recall**", lambda r: f"**{sc(r).recall:.3f}**"),
         row("**F1** (target ≥ 0.9)", lambda r: f"**{sc(r).f1:.3f}**"),
+        row("F1 with `--attach` (the opt-in group test)", lambda r: f"{r['with_attach'].f1:.3f}"),
+        row(
+            "`--attach`: attached campaign / organic (candidates) · s",
+            lambda r: (
+                f"{r['attach']['campaign']} / {r['attach']['organic']} "
+                f"({r['attach']['candidates']:,}) · {_s(r['attach']['seconds'])}"
+            ),
+        ),
         row(
             "**organic accounts flagged** (target ≤ 1%)",
             lambda r: f"**{sc(r).organic_flagged_share:.2%}** ({sc(r).organic_flagged})",
+        ),
+        row(
+            "organic flagged with `--attach`",
+            lambda r: (
+                f"{r['with_attach'].organic_flagged_share:.2%} ({r['with_attach'].organic_flagged})"
+            ),
         ),
         row("viral bursts turned into clusters", lambda r: str(sc(r).viral_clusters)),
         row(
@@ -185,7 +224,9 @@ def markdown(results: list[dict[str, Any]], seed: int, speed: tuple[int, int, fl
 
         def recall(r: dict[str, Any], kind: str = kind) -> str:
             k = next((k for k in sc(r).kinds if k.kind == kind), None)
-            return "-" if k is None else f"{k.recall:.3f} ({k.flagged}/{k.accounts})"
+            b = next((k for k in r["with_attach"].kinds if k.kind == kind), None)
+            was = f"; {b.recall:.3f} with --attach" if b and k and b.flagged != k.flagged else ""
+            return "-" if k is None else f"{k.recall:.3f} ({k.flagged}/{k.accounts}{was})"
 
         lines.append(row(f"recall {kind}", recall))
     n, m, secs = speed
@@ -200,7 +241,7 @@ def markdown(results: list[dict[str, Any]], seed: int, speed: tuple[int, int, fl
 
 
 def _s(x: float | None) -> str:
-    return "(in detect)" if x is None else f"{x:.1f}"
+    return "-" if x is None else f"{x:.1f}"
 
 
 def write_doc(table: str, posts: list[int], seed: int) -> None:

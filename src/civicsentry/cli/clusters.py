@@ -46,6 +46,14 @@ def build(
         int, typer.Option(help="Leiden passes (-1 = until the partition is stable).")
     ] = 2,
     network: Annotated[str | None, typer.Option(help="multi (default) or an object type.")] = None,
+    attach: Annotated[
+        bool,
+        typer.Option(
+            "--attach",
+            help="Then test accounts with edges to several members of a cluster against the "
+            "cluster as a group, and add those that pass (docs/coordination.md).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Cluster a detection run's significant network (replacing that run's clusters) and
@@ -60,6 +68,7 @@ def build(
             resolution=resolution,
             seed=seed,
             n_iterations=iterations,
+            attach=attach,
         )
         top = [] if as_json else service.top_clusters(ws, summary.run_id, limit=10)
     if as_json:

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InvalidParams
+from .attach import AttachParams, AttachResult, attach_members
 from .cluster_stats import (
     default_window,
     describe,
@@ -103,9 +104,10 @@ class ClusterResult:
     nodes: int = 0  # accounts in the network
     edges: int = 0
     communities: int = 0  # Leiden communities, before min_size
-    clustered: int = 0  # accounts in kept clusters
+    clustered: int = 0  # accounts in kept clusters (attached ones included)
     modularity: float | None = None
     seconds: float = 0.0
+    attach: AttachResult | None = None  # accounts attached by the group test (attach.py)
     _temp: list[str] = field(default_factory=list)
 
     @property
@@ -119,10 +121,13 @@ class ClusterResult:
             "communities": self.communities,
             "clusters": self.n_clusters,
             "clustered_accounts": self.clustered,
-            "dropped_accounts": self.nodes - self.clustered,
+            # accounts of the network in no kept cluster (attached ones are not nodes)
+            "dropped_accounts": self.nodes
+            - self.clustered
+            + (self.attach.attached if self.attach else 0),
             "modularity": self.modularity,
             "seconds": round(self.seconds, 3),
-        }
+        } | ({"attach": self.attach.summary()} if self.attach else {})
 
     def close(self) -> None:
         for t in (*self._temp, self.clusters, self.members):
@@ -136,14 +141,21 @@ def find_clusters(
     actions: str = "actions",
     posts: str = "posts",
     params: ClusterParams | None = None,
+    attach: AttachParams | None = None,
+    candidate_edges: str | None = None,
 ) -> ClusterResult:
     """Cluster ``edges`` (a table name or a parenthesised SELECT with at least
-    account_a, account_b, weight) and describe every cluster of ≥ ``min_size`` members."""
+    account_a, account_b, weight) and describe every cluster of ≥ ``min_size`` members.
+
+    With ``attach``, accounts outside the clusters with edges (``candidate_edges``, of
+    any significance; default ``edges``) to several members of one cluster are tested
+    against it as a group and join it when significant (attach.py), before the
+    clusters are described."""
     p = params or ClusterParams()
     p.check()
     started = time.perf_counter()
     pre = f"_csclu{next(_counter)}_"
-    t = {k: pre + k for k in ("e", "nodes", "labels", "members0", "internal", "mact")}
+    t = {k: pre + k for k in ("e", "nodes", "labels", "members0", "attached", "internal", "mact")}
     res = ClusterResult(con, pre + "clusters", pre + "members", _temp=list(t.values()))
     try:
         _create(con, t["e"], _edge_sql(con, edges, p))
@@ -174,6 +186,14 @@ def find_clusters(
             t["members0"],
             f"SELECT n.account_id, l.cluster_id FROM {t['labels']} l JOIN {t['nodes']} n USING (vid)",
         )
+        if attach is not None:
+            res.attach = attach_members(
+                con, candidate_edges or t["e"], t["members0"], actions, attach
+            )
+            joined = res.attach.table.filter(res.attach.table.column("attached"))
+            _put(con, t["attached"], joined.select(["account_id", "cluster_id"]))
+            con.execute(f"INSERT INTO {t['members0']} SELECT * FROM {t['attached']}")
+            res.clustered += joined.num_rows
         _create(con, t["internal"], _internal_sql(t["e"], t["members0"]))
         types = _activity_types(con, t["internal"], p)
         _create(con, t["mact"], member_actions_sql(actions, t["members0"], types, p.windows))

@@ -46,6 +46,9 @@ class DetectionResult:
     shares: dict[str, int] = field(default_factory=dict)
     networks: dict[str, dict[str, int]] = field(default_factory=dict)
     caps_count: int = 0
+    #: Share pairs the sweep compared per type and popularity class (the choice null's
+    #: P_c); stored so that clusters.attach can test accounts against whole clusters.
+    aligned: dict[str, dict[int, int]] = field(default_factory=dict)
     _temp: list[str] = field(default_factory=list)
 
     def close(self) -> None:
@@ -67,6 +70,16 @@ class DetectionResult:
             "shares": self.shares,
             "networks": self.networks,
             "capped_or_viral_objects": self.caps_count,
+            **(
+                {
+                    "aligned_pairs": {
+                        t: {str(c): n for c, n in sorted(by.items())}
+                        for t, by in self.aligned.items()
+                    }
+                }
+                if self.aligned
+                else {}
+            ),
         }
 
 
@@ -170,6 +183,7 @@ def _run(
     compared: dict[str, dict[int, int]] = {}  # per type and popularity class
     if p.semantics == "civicsentry":
         _civicsentry(engine, p, shares, stats, w_us, raw, temp, tick, hypotheses, compared)
+        result.aligned = compared
     else:
         parts = []
         for t in types:
