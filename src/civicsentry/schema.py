@@ -120,7 +120,9 @@ ACCOUNTS = Table(
         _c("first_seen", "TIMESTAMPTZ", "earliest post of the account in this workspace"),
         _c("last_seen", "TIMESTAMPTZ", "latest post of the account in this workspace"),
     ),
-    "One row per account; profile fields are whatever the sources gave (newest non-null wins).",
+    "One row per account; profile fields are whatever the sources gave: the newest ingest's "
+    "non-null value wins; within a file, an accounts table beats a handle carried by posts, "
+    "and the later row in the file wins.",
     primary_key="account_id",
 )
 

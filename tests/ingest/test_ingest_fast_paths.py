@@ -88,3 +88,38 @@ def test_text_keys_of_repeated_and_missing_texts() -> None:
         "vote now @ <url>",
         "",
     ]
+
+
+def test_the_later_handle_in_the_file_wins_whatever_the_chunks(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch
+) -> None:
+    # An account renamed while the export ran: its posts carry several handles. The
+    # stored one is the handle of its last post in the file, however the file is cut
+    # into chunks (before, every post-carried handle ranked 0 and a tie picked any).
+    # A profile from an accounts table still beats them all.
+    posts = tmp_path / "posts.csv"
+    posts.write_text(
+        "post_id,account_id,created_at,text,handle\n"
+        "x:1,x:a,2024-01-01T00:00:00Z,one,first_name\n"
+        "x:2,x:b,2024-01-01T00:00:01Z,two,bee\n"
+        "x:3,x:a,2024-01-01T00:00:02Z,three,second_name\n"
+        "x:4,x:a,2024-01-01T00:00:03Z,four,third_name\n"
+        "x:5,x:b,2024-01-01T00:00:04Z,five,bee_renamed\n"
+        "x:6,x:a,2024-01-01T00:00:05Z,six,\n",  # no handle: does not erase one
+        encoding="utf-8",
+    )
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("account_id,handle\nx:b,bee_profile\n", encoding="utf-8")
+    options = service.Options
+    for size in (1, 2, 3, 50):
+        monkeypatch.setattr(
+            service, "Options", lambda size=size, **k: options(batch_size=size, **k)
+        )
+        with civicsentry.open(tmp_path / f"ws{size}.duckdb") as ws:
+            service.ingest_files(ws, [posts])
+            got = dict(ws.sql("SELECT account_id, handle FROM accounts").fetchall())
+            assert got == {"x:a": "third_name", "x:b": "bee_renamed"}, size
+            service.ingest_files(ws, [accounts])
+            assert ws.scalar("SELECT handle FROM accounts WHERE account_id = 'x:b'") == (
+                "bee_profile"
+            )

@@ -158,7 +158,7 @@ def ingest_files(
     return report
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Stage:
     """Staging tables of one file: temporary tables of the connection, which chunks are
     committed into as they are read (a commit writes nothing to the workspace file: no
@@ -170,6 +170,7 @@ class _Stage:
     them.)"""
 
     batch: int
+    ranked: int = 0  # account rows offered to the stage so far (their `seq` order)
 
     def name(self, table: str) -> str:
         return f"{STAGE_PREFIX}{self.batch}_{table}"
@@ -479,26 +480,31 @@ def _keep_first_new(con, staged: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def _stage_accounts(con, stage: _Stage, posts: pa.Table, accounts: list[pa.Table]) -> None:  # type: ignore[no-untyped-def]
-    """Profiles from the file and handles carried by posts, merged once per file."""
+    """Profiles from the file and handles carried by posts, merged once per file.
+
+    Each staged row gets its own ``seq``, increasing in file order, so the merge's
+    "newest non-null value wins" has no ties: a profile in an account table beats a
+    handle carried by a post (posts' ranks sit below ``_PROFILE_SEQ``); among the same
+    kind, the later in the file wins (the later post's handle, the later profile row).
+    The ranks count the rows offered so far (``stage.ranked``)."""
     if posts.num_rows:
+        # One row per author: the handle of its last post in the chunk.
         authors = posts.select(["platform", "account_id", "handle", "problem"])
-        _stage(
-            con,
-            stage,
-            authors,
-            "problem IS NULL AND handle IS NOT NULL",
-            seq=0,
-            distinct=True,
-        )
-    for i, table in enumerate(accounts, start=1):
-        _stage(con, stage, table, "true", seq=i)
+        _stage(con, stage, authors, "problem IS NULL AND handle IS NOT NULL", last=True)
+    for table in accounts:
+        _stage(con, stage, table, "true", base=_PROFILE_SEQ)
 
 
-def _stage(
-    con, stage: _Stage, table: pa.Table, where: str, *, seq: int, distinct: bool = False
-) -> None:  # type: ignore[no-untyped-def]
+#: Ranks of profile rows start here, above any rank of a post-carried handle.
+_PROFILE_SEQ = 1 << 61
+
+
+def _stage(  # type: ignore[no-untyped-def]
+    con, stage: _Stage, table: pa.Table, where: str, *, base: int = 0, last: bool = False
+) -> None:
     # Rows for the staged accounts: the account columns the table has, NULL for the
-    # others; `seq` orders sources so that the newest non-null profile value wins.
+    # others; `seq` = base + the row's rank among all rows offered so far (``last``:
+    # only each account's last row of the table).
     present = set(table.column_names)
     picks = ", ".join(
         (_qualify(c.name) if c.name == "account_id" else c.name)
@@ -507,11 +513,17 @@ def _stage(
         for c in ACCOUNTS.columns
     )
     cond = f"account_id IS NOT NULL AND platform IS NOT NULL AND ({where})"
+    first = stage.ranked
+    stage.ranked += table.num_rows
+    rows = table.append_column(
+        "_row", pa.array(np.arange(first, first + table.num_rows, dtype=np.int64))
+    )
+    keep = "QUALIFY _row = max(_row) OVER (PARTITION BY platform, account_id)" if last else ""
     insert_arrow(
         con,
         stage.name("accounts"),
-        table,
-        f"SELECT {'DISTINCT' if distinct else ''} {picks}, {seq}::BIGINT FROM _arrow WHERE {cond}",
+        rows,
+        f"SELECT {picks}, {int(base)} + _row FROM _arrow WHERE {cond} {keep}",
         count=False,
     )
 
