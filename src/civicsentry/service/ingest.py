@@ -42,7 +42,7 @@ FLUSH_ROWS = 250_000  # posts buffered before one write: bounded memory, few ind
 # DuckDB's share of an ingest's memory. Staging and publishing stream, so a larger cache
 # buys little speed (measured: the same time on 10M Parquet posts, 5-10 % on X API v2
 # pages) but would grow the process with the file until the cache is full.
-INGEST_MEMORY_LIMIT = "400MB"
+INGEST_MEMORY_MB = 400
 # Publishing moves the whole file in one transaction, and DuckDB keeps the index entries
 # a transaction inserts (posts by account, the accounts' primary key) in memory it cannot
 # spill until the commit: 10M X API v2 posts failed at 400 MB. Publishing gets the
@@ -55,8 +55,7 @@ ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
 
 def publish_memory_limit(posts: int) -> str:
     """DuckDB's memory limit for publishing ``posts`` staged posts (see above)."""
-    base = int(INGEST_MEMORY_LIMIT.removesuffix("MB"))
-    return f"{base + -(-posts * PUBLISH_BYTES_PER_POST // 1_000_000)}MB"
+    return f"{INGEST_MEMORY_MB + -(-posts * PUBLISH_BYTES_PER_POST // 1_000_000)}MB"
 
 
 #: The per-file counts, in the order they are reported.
@@ -146,7 +145,7 @@ def ingest_files(
     # memory independent of the input's size (publishing gets its own limit).
     # Rows carry their source position, so their order in a table does not matter: without
     # it DuckDB inserts in parallel and buffers less.
-    settings = {"memory_limit": INGEST_MEMORY_LIMIT, "preserve_insertion_order": False}
+    settings = {"memory_limit": f"{INGEST_MEMORY_MB}MB", "preserve_insertion_order": False}
     with duckdb_settings(ws.con, settings):
         results = _ingest_paths(ws, paths, forced, format, options, strict, progress)
     report = IngestReport(tuple(results))
