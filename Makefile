@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Byte-compiled once here: the environment may forbid writing .pyc at run time
+	# (PYTHONDONTWRITEBYTECODE), and compiling the package costs every command ~0.25 s.
+	$(BIN)/python -m compileall -q src >/dev/null
 	touch $(STAMP)
 
 demo: setup

@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy is imported where used: every CLI command would load it
+    from scipy import sparse
 
 from ..narratives.embed import clean
 
@@ -47,6 +50,7 @@ class LexicalIndex:
     """BM25 (k1, b) and coverage statistics of a set of claim documents."""
 
     def __init__(self, docs: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> None:
+        from scipy import sparse
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.vocab: dict[str, int] = {}
@@ -83,6 +87,8 @@ class LexicalIndex:
 
     def queries(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Binary word-presence rows of the query texts (unknown words dropped)."""
+        from scipy import sparse
+
         rows, cols = [], []
         for i, t in enumerate(texts):
             js = {self.vocab[w] for w in words(t) if w in self.vocab}

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import sparse
 
 _STOP = frozenset(
     """
@@ -42,6 +41,7 @@ def ctfidf_terms(
 ) -> list[list[tuple[str, float]]]:
     """Top terms (term, weight) of classes 1..n_classes; class 0 is background.
     ``texts[i]`` counts ``weights[i]`` times in class ``classes[i]``."""
+    from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
     empty: list[list[tuple[str, float]]] = [[] for _ in range(n_classes)]

@@ -13,6 +13,7 @@ the slow, salted hash.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import re
@@ -33,9 +34,16 @@ MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so a wrong name costs as long as a
-# wrong password (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong name costs as long as a
+    wrong password (no user enumeration by timing). Made on first use, not at import:
+    hashing costs ~0.2 s, which every CLI command would otherwise pay."""
+    return _hasher.hash(secrets.token_hex(16))
+
+
 USER_COLUMNS = "user_id, username, role, partner_group, created_at, disabled, last_login"
 
 
@@ -148,7 +156,7 @@ def authenticate(ws: Workspace, username: str, password: str) -> dict[str, Any]:
     rows = ws.con.execute(
         "SELECT user_id, password_hash, disabled FROM users WHERE username = ?", [username]
     ).fetchall()
-    stored = rows[0][1] if rows and rows[0][1] else _DUMMY_HASH
+    stored = rows[0][1] if rows and rows[0][1] else _dummy_hash()
     try:
         ok = _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
