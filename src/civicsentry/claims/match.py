@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import sorted_unique
 from ..errors import InvalidParams
 from .lexical import LexicalIndex, clean, pair_dot, words
 
@@ -244,7 +245,7 @@ def candidates(
         parts.append(_top(e5, k))
     pi = np.concatenate([p[0] for p in parts])
     cj = np.concatenate([p[1] for p in parts])
-    key = np.unique(pi.astype(np.int64) * len(index) + cj)
+    key = sorted_unique(pi.astype(np.int64) * len(index) + cj)
     pi, cj = key // len(index), key % len(index)
     qw = q.multiply(index.lex.idf[None, :]).tocsr()
     # Words the claims never use count in the post's total with the highest idf.

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ..arrays import sorted_unique
 from . import significance
 from .params import ResolvedParams
 
@@ -212,10 +213,9 @@ class EdgeTester:
         codes, pairs = self._codes(co), self._pairs(co)
         cls = co.column("cls").to_numpy().astype(np.int64)
         delay = co.column("min_delay").to_numpy()
-        nets = [int(n) for n in np.unique(e_codes)]
-        s = self.settings = replace(
-            self.settings, edges={n: int(np.sum(e_codes == n)) for n in nets}
-        )
+        per_net = np.bincount(e_codes) if len(e_codes) else np.zeros(0, np.int64)
+        nets = [int(n) for n in np.flatnonzero(per_net)]
+        s = self.settings = replace(self.settings, edges={n: int(per_net[n]) for n in nets})
         keep = []
         for net in nets:
             keys = np.sort(e_pairs[e_codes == net])  # one edge per (network, pair)
@@ -228,7 +228,7 @@ class EdgeTester:
                 s, net, keys, na, nb, codes[rows], pairs[rows], cls[rows], delay[rows]
             )
             keep.append(keys[ok])
-        return np.unique(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
+        return sorted_unique(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
 
     def test(self, near: pa.Table, saturated: pa.Table | None = None) -> pa.Table:
         """Exact (or Monte-Carlo) timing p-values of the survivors, combined with their
@@ -248,8 +248,9 @@ class EdgeTester:
             "significant",
         )
         out: dict[str, list[Any]] = {c: [] for c in cols}
+        tested = sorted_unique(probs.pair)
         for net, all_keys in self.edge_keys.items():
-            keys = np.intersect1d(all_keys, np.unique(probs.pair))
+            keys = np.intersect1d(all_keys, tested, assume_unique=True)
             at = np.searchsorted(all_keys, keys)
             pc = self.p_choice[net][at]
             expected, pt, pv = timing_batch(self.settings, net, keys, pc, probs)

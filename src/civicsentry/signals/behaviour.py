@@ -13,7 +13,8 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 
-from .frames import TIMED, Posts, Shares, Texts, by_idx, group_bounds, sorted_unique, unique_inverse
+from ..arrays import sorted_unique, unique_inverse
+from .frames import TIMED, Posts, Shares, Texts, by_idx, group_bounds
 from .params import SignalParams
 
 #: Gap bins are floor(log2(gap seconds + 1)); a week spans about 20 of them, which is

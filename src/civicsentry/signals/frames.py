@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
+from ..arrays import unique_inverse
+
 KINDS = ("post", "repost", "reply", "quote")
 #: Object types fetched as shares: the first four are timed; all five say whom an
 #: account addresses (``population``).
@@ -193,28 +195,6 @@ def by_idx(
         col = np.full(n, np.nan)
         col[idx] = np.ma.filled(np.ma.asarray(d[c]).astype(np.float64), np.nan)
         out[c] = col
-    return out
-
-
-def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct values of an integer array and each element's position among
-    them (like ``np.unique(return_inverse=True)``, whose NumPy 2 hash path is slow on
-    millions of distinct values)."""
-    order = np.argsort(x)
-    xs = x[order]
-    first = np.ones(len(xs), bool)
-    first[1:] = xs[1:] != xs[:-1]
-    inv = np.empty(len(x), np.int64)
-    inv[order] = np.cumsum(first) - 1
-    return xs[first], inv
-
-
-def sorted_unique(x: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of an integer array (see ``unique_inverse``)."""
-    xs = np.sort(x)
-    keep = np.ones(len(xs), bool)
-    keep[1:] = xs[1:] != xs[:-1]
-    out: np.ndarray = xs[keep]
     return out
 
 

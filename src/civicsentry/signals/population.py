@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frames import Shares, sorted_unique, unique_inverse
+from ..arrays import sorted_unique, unique_inverse
+from .frames import Shares
 
 HARMONICS = 6
 BANDWIDTH_H = 1.5  # kernel width (hours) of the smoothed population density

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frames import Posts, sorted_unique
+from ..arrays import sorted_unique
+from .frames import Posts
 from .schedule import HOURS, ScheduleFit, fit_schedules, fit_sparse
 
 #: Original posts needed, in multiples of ``schedule_min_posts``, before the schedule is

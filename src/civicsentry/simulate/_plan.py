@@ -16,6 +16,7 @@ import numpy as np
 
 from civicsentry.errors import InvalidParams
 
+from ..arrays import sorted_unique
 from . import _campaigns as C
 from ._content import ContentModel, organic_content
 from ._core import (
@@ -191,7 +192,7 @@ def build_plan(
     for pl in planted:
         pl.seeds = [int(inv[x]) for x in pl.seeds]
     seed_ids = snowflake(seeds.t, seeds.ms, seeds.seed & (SEED_FLAG - 1))
-    while len(np.unique(seed_ids)) < len(seed_ids):  # > 2M seeds: ids may repeat; move 1 ms
+    while len(sorted_unique(seed_ids)) < len(seed_ids):  # > 2M seeds: ids may repeat; move 1 ms
         dup = np.ones(len(seed_ids), bool)
         dup[np.unique(seed_ids, return_index=True)[1]] = False
         seeds.ms[dup] = np.where(seeds.ms[dup] < 999, seeds.ms[dup] + 1, 0)

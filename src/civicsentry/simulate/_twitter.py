@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrays import sorted_unique
 from ._core import QUOTE, REPLY, REPOST, Skeleton, splitmix64
 from ._organic import chunk_posts
 from ._plan import Plan
@@ -69,7 +70,7 @@ class TwitterV2:
         bounds = np.append(np.arange(0, n, PAGE), n).astype(np.int32)
         data = pc.binary_join(pa.ListArray.from_arrays(pa.array(bounds), tweets[lo:hi]), ",")
         # Users: authors, authors of referenced tweets, mentioned users; once per page.
-        key = np.unique(
+        key = sorted_unique(
             np.concatenate(
                 [page * acc + account, (page * acc + author)[author >= 0], (page * acc + m)[m >= 0]]
             )
@@ -77,7 +78,7 @@ class TwitterV2:
         users = _group_join(key // acc, key % acc, self.users, n_pages)
         # Referenced tweets, expanded once per page.
         par = parent >= 0
-        pkey = np.unique(page[par] * n_seeds + parent[par])
+        pkey = sorted_unique(page[par] * n_seeds + parent[par])
         uniq, inv = np.unique(pkey % n_seeds, return_inverse=True)
         refs = self._tweets(render(plan, plan.seeds.take(uniq), plan.seed_ids[uniq], twitter=True))
         ref_pages = _group_join(pkey // n_seeds, inv, refs, n_pages)
