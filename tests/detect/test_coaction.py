@@ -6,6 +6,8 @@ test_significance.py.
 
 from __future__ import annotations
 
+import math
+
 import duckdb
 import pytest
 
@@ -234,3 +236,26 @@ def test_automatic_window(con: duckdb.DuckDBPyConnection) -> None:
     (w,) = r.windows
     assert (w.source, w.seconds) == ("estimated", 10.0)
     assert "CooRnet" in w.reason and w.stats["objects"] == 10
+
+
+def test_weight_pop_does_not_depend_on_row_order() -> None:
+    # A and B co-share 40 objects; object i also has i % 9 other accounts (a day later,
+    # outside the window), so the 40 terms 1/log2(accounts) differ. A float sum in
+    # arrival order gives different last bits for a different row order; the same input
+    # must give the same edge, bit for bit, however it is stored.
+    rows = []
+    for i in range(40):
+        rows += [("A", f"o{i}", 10 * i), ("B", f"o{i}", 10 * i + 3)]
+        rows += [(f"X{j}", f"o{i}", 86_400 + j) for j in range(i % 9)]
+    expected = sum(1 / math.log2(max(2, 2 + i % 9)) for i in range(40))
+    got = []
+    for order in (rows, rows[::-1], rows[1::2] + rows[::2]):
+        c = duckdb.connect()
+        c.execute("SET TimeZone = 'UTC'")
+        load(c, shares(order))
+        r = run(c, windows="60s", min_weight=1)
+        got.append(edges(c, r, columns="weight, weight_pop", where="account_a = 'A'"))
+        c.close()
+    assert got[0] == got[1] == got[2]
+    ((_, b, weight, weight_pop),) = got[0]
+    assert (b, weight) == ("B", 40) and weight_pop == pytest.approx(expected, abs=1e-9)

@@ -121,6 +121,10 @@ def kept_sql(rows: str, dialect: Dialect, *, min_participation: int, min_weight:
     """
 
 
+#: Fixed-point scale of ``weight_pop``'s terms (each ≤ 1; exact in binary).
+_POP_SCALE = 1 << 40
+
+
 def edges_sql(rows: str, kept: str, dialect: Dialect, *, multi: bool) -> str:
     """The full attributes of the kept edges of every per-type network (``multi=False``)
     or of the multi-modal one."""
@@ -132,7 +136,9 @@ def edges_sql(rows: str, kept: str, dialect: Dialect, *, multi: bool) -> str:
         acc_b=dialect.pair_b("l.pair"),
         weight="count(*)",
         pairs="sum(n_pairs)",
-        weight_pop="sum(pop)",
+        # Summed in fixed point (2^-40): a float sum depends on the order rows arrive in
+        # (threads, storage), and the same input must give the same edge bit for bit.
+        weight_pop=f"sum(CAST(round(pop * {_POP_SCALE}) AS BIGINT)) / {_POP_SCALE}.0",
         min_delay_us="min(min_delay)",
         median_delay_us=dialect.quantile("min_delay", 0.5),
         first_ts="min(first_ts)",
