@@ -416,7 +416,8 @@ def _significance(
         activity = np.zeros(n_acc)
         activity[act.column("aid").to_numpy()] = act.column("n").to_numpy()
         choice.append(ChoiceTotals(t, int(activity.sum()), activity, compared.get(t, {})))
-    tester = EdgeTester(types, w_us, jit_us, p, hypotheses, choice)
+    threads = int(engine.scalar("SELECT current_setting('threads')") or 1)
+    tester = EdgeTester(types, w_us, jit_us, p, hypotheses, choice, workers=threads)
     survivors = tester.screen(co, edges)
     del co
     engine.put(surv, pa.table({"pair": pa.array(survivors, pa.int64())}))

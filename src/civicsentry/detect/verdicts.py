@@ -7,6 +7,7 @@ computed, so DuckDB and Spark share it (the methods are in significance.py).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -177,8 +178,12 @@ class EdgeTester:
         p: ResolvedParams,
         hypotheses: dict[str, int],
         choice: list[ChoiceTotals],
+        workers: int = 1,
     ) -> None:
         self.types = types
+        # Networks are independent: ``workers`` threads take one each (NumPy releases
+        # the GIL in its array loops, so two networks use two cores).
+        self.workers = max(1, workers)
         self.names = [*types, "multi"]
         self.p = p
         self.choice = choice
@@ -216,18 +221,25 @@ class EdgeTester:
         per_net = np.bincount(e_codes) if len(e_codes) else np.zeros(0, np.int64)
         nets = [int(n) for n in np.flatnonzero(per_net)]
         s = self.settings = replace(self.settings, edges={n: int(per_net[n]) for n in nets})
-        keep = []
-        for net in nets:
+
+        def one(net: int) -> np.ndarray:
             keys = np.sort(e_pairs[e_codes == net])  # one edge per (network, pair)
-            self.edge_keys[net] = keys
             a, b = keys >> 32, keys & 0xFFFFFFFF
             na = np.stack([ct.activity[a] for ct in self.choice])
             nb = np.stack([ct.activity[b] for ct in self.choice])
             rows = network_rows(self.names, net, codes, pairs, keys)
-            ok, self.p_choice[net], self.lam_choice[net] = screen_batch(
+            ok, p_choice, lam_choice = screen_batch(
                 s, net, keys, na, nb, codes[rows], pairs[rows], cls[rows], delay[rows]
             )
-            keep.append(keys[ok])
+            self.edge_keys[net], self.p_choice[net], self.lam_choice[net] = (
+                keys,
+                p_choice,
+                lam_choice,
+            )
+            return keys[ok]
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            keep = list(pool.map(one, nets))
         return sorted_unique(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
 
     def test(self, near: pa.Table, saturated: pa.Table | None = None) -> pa.Table:
@@ -249,12 +261,19 @@ class EdgeTester:
         )
         out: dict[str, list[Any]] = {c: [] for c in cols}
         tested = sorted_unique(probs.pair)
-        for net, all_keys in self.edge_keys.items():
+
+        def one(net: int) -> tuple[np.ndarray, ...]:
+            all_keys = self.edge_keys[net]
             keys = np.intersect1d(all_keys, tested, assume_unique=True)
             at = np.searchsorted(all_keys, keys)
             pc = self.p_choice[net][at]
             expected, pt, pv = timing_batch(self.settings, net, keys, pc, probs)
             q = significance.benjamini_hochberg(pv, self.settings.m(net))
+            return keys, at, pc, expected, pt, pv, q
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            done = list(pool.map(one, self.edge_keys))
+        for net, (keys, at, pc, expected, pt, pv, q) in zip(self.edge_keys, done, strict=True):
             out["otype"] += [self.names[net]] * len(keys)
             out["pair"] += keys.tolist()
             out["expected_timing"] += expected.tolist()
