@@ -78,3 +78,28 @@ def _store_cluster_edges(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"INSERT INTO cluster_edges {cluster_edges_sql(int(rid), str(network))}")
     for ddl in schema.ACCOUNT_SIGNALS_TABLE.index_ddl():
         con.execute(ddl)
+
+
+@step(5)
+def _store_post_urls_uncompressed(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 5: ``posts.urls`` stored uncompressed. Fetching one post's list through
+    the account_id index decoded the dictionary of its row group's whole DICT_FSST
+    segment (~0.2 ms a post, 7-8 ms of the account view's ~40 at 10M posts); DuckDB
+    cannot change a column's storage in place, so the table is rewritten, rows in their
+    order, and its index built again (docs/benchmarks.md, `web`, has the figures)."""
+    table, old = schema.POSTS, "posts_before_schema_5"
+    for c in table.indexes:  # an index would block the rename (named as Table.index_ddl)
+        con.execute(f"DROP INDEX IF EXISTS {table.name}_{c}_idx")
+    con.execute(f"ALTER TABLE {table.name} RENAME TO {old}")
+    create, *indexes = table.ddl().split(";\n")
+    con.execute(create)
+    cols = ", ".join(f'"{c}"' for c in table.column_names)
+    keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET preserve_insertion_order = true")  # the rows keep their order
+    try:
+        con.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {old}")
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
+    con.execute(f"DROP TABLE {old}")
+    for ddl in indexes:
+        con.execute(ddl)

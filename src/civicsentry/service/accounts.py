@@ -178,14 +178,31 @@ def latest_signals_run_id(ws: Workspace) -> int | None:
     return int(value) if value is not None else None
 
 
-def signals_run(ws: Workspace, run_id: int | None = None) -> dict[str, Any]:
-    """The ``runs`` row of a signals run (default: the latest), params and summary parsed."""
-    # One query either way (the latest is the one of highest id): views read it per request.
-    which = "" if run_id is None else " AND run_id = ?"
-    rows = ws.dicts(
-        f"SELECT * FROM runs WHERE step = ? AND name = ?{which} ORDER BY run_id DESC LIMIT 1",
-        [RUN_STEP, RUN_NAME] + ([] if run_id is None else [int(run_id)]),
-    )
+def signals_run(
+    ws: Workspace, run_id: int | None = None, *, runs: Sequence[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The ``runs`` row of a signals run (default: the latest), params and summary parsed.
+    ``runs``: rows as ``explore.read_runs`` gives them (step ``score`` among them), when
+    the caller has read them; then nothing is read here."""
+    if runs is not None:
+        rows = [
+            r
+            for r in runs
+            if r["step"] == RUN_STEP
+            and r["name"] == RUN_NAME
+            and (run_id is None or r["run_id"] == int(run_id))
+        ]
+        rows = sorted(rows, key=lambda r: -r["run_id"])[:1]
+        if rows:
+            return dict(rows[0])
+    else:
+        # One query either way (the latest is the one of highest id): views read it per
+        # request.
+        which = "" if run_id is None else " AND run_id = ?"
+        rows = ws.dicts(
+            f"SELECT * FROM runs WHERE step = ? AND name = ?{which} ORDER BY run_id DESC LIMIT 1",
+            [RUN_STEP, RUN_NAME] + ([] if run_id is None else [int(run_id)]),
+        )
     if not rows:
         raise InvalidParams(
             "No account signals yet: run `civicsentry accounts build` first."
@@ -353,12 +370,13 @@ def signals_profile(
     *,
     signals_run_id: int | None = None,
     hour_counts: Sequence[int] | None = None,
+    runs: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The signals part of ``account_profile`` (no profile fields, no timeline): run,
     score, rank, coverage, top signals, cluster, every signal, schedule, figures and
     rhythm. ``hour_counts``: the account's posts per UTC hour of the week (Monday 00:00
-    first), when the caller has counted them already."""
-    run = signals_run(ws, signals_run_id)
+    first), when the caller has counted them already; ``runs``: as for ``signals_run``."""
+    run = signals_run(ws, signals_run_id, runs=runs)
     rows = _dicts(
         ws,
         "SELECT * FROM account_signals WHERE run_id = ? AND account_id = ?",

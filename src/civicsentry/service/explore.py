@@ -7,12 +7,15 @@ detect stage should have stored, they only read and aggregate the stored tables.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidParams, NotFound, WorkspaceError
 from ..store import Workspace
 from . import clusters as _clusters
+from . import detect as _detect
 from .handles import with_handles
 
 #: Edges drawn at most for one cluster (the heaviest are kept and the cut is reported).
@@ -151,12 +154,18 @@ def count_posts(
 
 
 def account_overview(
-    ws: Workspace, account_id: str, *, posts_limit: int | None = None, posts_offset: int = 0
+    ws: Workspace,
+    account_id: str,
+    *,
+    posts_limit: int | None = None,
+    posts_offset: int = 0,
+    runs: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One account: its profile, activity figures, hour × weekday rhythm (UTC), the
     clusters it belongs to in the latest clustered run, and its object types. With
     ``posts_limit``, also ``posts``: one page of its posts, newest first, as
-    ``search_posts(account_id=...)`` gives them."""
+    ``search_posts(account_id=...)`` gives them. ``runs``: the detect and cluster rows
+    of ``runs``, when the caller has read them (``read_runs``)."""
     rows = _rows(ws, "SELECT * FROM accounts WHERE account_id = ?", [account_id])
     if not rows:
         raise NotFound(f"No account {account_id!r} in this workspace.")
@@ -202,17 +211,57 @@ def account_overview(
             "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
             "counts": grid,
         },
-        "clusters": account_clusters(ws, account_id),
+        "clusters": account_clusters(ws, account_id, runs=runs),
     }
     return out if page is None else out | {"posts": page}
 
 
-def account_clusters(ws: Workspace, account_id: str) -> list[dict[str, Any]]:
-    """The clusters of the latest clustered run that hold the account."""
+def read_runs(ws: Workspace, steps: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``runs`` rows of ``steps``, newest first, params and summary parsed: one read
+    for a view that needs several runs (a statement costs ~0.5 ms, more than the rows)."""
+    marks = ", ".join("?" for _ in steps)
+    rows = ws.dicts(f"SELECT * FROM runs WHERE step IN ({marks}) ORDER BY run_id DESC", list(steps))
+    for r in rows:
+        r["params"] = json.loads(r["params"] or "{}")
+        r["summary"] = json.loads(r["summary"] or "{}")
+    return rows
+
+
+def clustered_run_of(runs: Sequence[dict[str, Any]]) -> int | None:
+    """``clusters.clustered_run_id(ws)`` from rows of ``read_runs(ws, ("detect",
+    "cluster"))``: the latest detection run when it has been clustered, else None."""
+    detections = [r for r in runs if r["step"] == "detect" and r["name"] == _detect.RUN_NAME]
+    if not detections:
+        return None
+    rid = max(int(r["run_id"]) for r in detections)
+    for r in runs:
+        if r["step"] == _clusters.RUN_STEP and _detection_run_id(r["params"]) == rid:
+            return rid
+    return None
+
+
+def _detection_run_id(params: Any) -> int | None:
+    """``CAST(json_extract(params, '$.detection_run_id') AS BIGINT)`` of parsed params."""
     try:
-        rid = _clusters.clustered_run_id(ws)
-    except (InvalidParams, WorkspaceError):
-        return []
+        return int(params.get("detection_run_id"))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def account_clusters(
+    ws: Workspace, account_id: str, *, runs: Sequence[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The clusters of the latest clustered run that hold the account (``runs``: as
+    ``read_runs`` gives them, steps detect and cluster at least, when already read)."""
+    if runs is not None:
+        rid = clustered_run_of(runs)
+        if rid is None:
+            return []
+    else:
+        try:
+            rid = _clusters.clustered_run_id(ws)
+        except (InvalidParams, WorkspaceError):
+            return []
     return _rows(
         ws,
         "SELECT c.run_id, c.cluster_id, c.size, c.suspicion, m.degree, m.strength, "

@@ -108,7 +108,8 @@ CurrentUser = Annotated[User, Depends(current_user)]
 def require(*roles: str) -> Callable[..., User]:
     """A dependency allowing only ``roles`` (403 for the others)."""
 
-    def check(user: CurrentUser) -> User:
+    # async: no DuckDB work, so no hop to a worker thread (FastAPI runs sync ones there)
+    async def check(user: CurrentUser) -> User:
         if user.role not in roles:
             raise PermissionDenied(
                 f"This needs the role {' or '.join(roles)}; you are {user.role}."

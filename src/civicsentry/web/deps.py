@@ -65,7 +65,7 @@ class Paging:
     offset: int
 
 
-def paging(
+async def paging(  # async: nothing to wait for, so no hop to a worker thread
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 50,
     offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
 ) -> Paging:

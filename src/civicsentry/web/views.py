@@ -242,17 +242,22 @@ def account_detail(
     request: Request, ws: Workspace, account_id: str, p: Paging, user: User
 ) -> dict[str, Any]:
     # One read of the account's posts gives the page and, when it holds them all, the
-    # activity figures and rhythm (docs/benchmarks.md, `web`).
-    data = explore.account_overview(ws, account_id, posts_limit=p.limit, posts_offset=p.offset)
-    posts = data.pop("posts")
+    # activity figures and rhythm; one read of `runs` gives the clustered detection run
+    # and the signals run (docs/benchmarks.md, `web`).
     accounts = optional("accounts")
+    steps = ["detect", _clusters.RUN_STEP] + ([accounts.RUN_STEP] if accounts else [])
+    runs = explore.read_runs(ws, steps)
+    data = explore.account_overview(
+        ws, account_id, posts_limit=p.limit, posts_offset=p.offset, runs=runs
+    )
+    posts = data.pop("posts")
     signals: dict[str, Any] = not_computed("Account signals are not computed yet.")
     if accounts is not None:
         try:
             # The overview counted the posts per weekday and hour already (the rhythm's
             # UTC grid); the profile fields and timeline of account_profile are not shown.
             hours = [n for day in data["rhythm"]["counts"] for n in day]
-            profile = accounts.signals_profile(ws, account_id, hour_counts=hours)
+            profile = accounts.signals_profile(ws, account_id, hour_counts=hours, runs=runs)
             signals = {"computed": True} | {
                 k: profile[k]
                 for k in (
