@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -186,11 +188,19 @@ def test_find_clusters_adds_the_attached_member(db: duckdb.DuckDBPyConnection) -
     assert summary["clustered_accounts"] == 7 and summary["dropped_accounts"] == 0
     assert summary["attach"]["attached"] == 1
     assert [m["account_id"] for m in summary["attach"]["members"]] == ["X"]
-    size = db.execute(f"SELECT size FROM {res.clusters}").fetchall()
-    assert size == [(7,)]
+    size, edges, density, comps = db.execute(
+        f"SELECT size, edges, density, suspicion_components FROM {res.clusters}"
+    ).fetchall()[0]
+    # Density is counted among the six members Leiden found (15 edges, 15 pairs): X
+    # joined on group evidence, and its six missing pairs must not make the cell look
+    # looser (2 · 15 / (7 · 6) = 0.71 was stored before, lowering the suspicion; in
+    # tests/warn/test_restart.py it delayed a troll farm's alert by a day).
+    assert (size, edges, density) == (7, 15, 1.0)
+    assert json.loads(comps)["density"]["value"] == 1.0
     res.close()
     plain = find_clusters(db, "sig", params=params)
     assert "attach" not in plain.summary() and plain.summary()["clustered_accounts"] == 6
+    assert db.execute(f"SELECT density FROM {plain.clusters}").fetchall() == [(1.0,)]
     plain.close()
 
 
@@ -221,45 +231,51 @@ def test_params_from_a_detection_run() -> None:
     assert json.dumps(p.as_dict())
 
 
+def _attach_workspace(ws: civicsentry.Workspace) -> None:
+    """The scenario stored as a detection run: the cell's significant edges, X's, Y's and
+    Z's weak ones, and the run's totals that the test reads."""
+    con = duckdb.connect()
+    load(con, shares(_scenario()))
+    ws.con.register("_a", con.sql("SELECT * FROM actions").to_arrow_table())
+    ws.con.execute("INSERT INTO actions SELECT * FROM _a")
+    ws.con.execute(
+        "INSERT INTO posts (post_id, platform, account_id, created_at, kind) "
+        "SELECT post_id, 'x', account_id, t, 'repost' FROM _a"
+    )
+    params = {
+        "semantics": "civicsentry",
+        "object_types": ["repost"],
+        "jitter_factor": D / W,
+        "jitter_seconds": None,
+        "alpha": 0.05,
+        "min_weight": 2,
+    }
+    summary = {
+        "windows": {"repost": {"seconds": W}},
+        "shares": {"repost": 100_000},
+        "aligned_pairs": {"repost": {str(c): n for c, n in ALIGNED.items()}},
+    }
+    ws.con.execute(
+        "INSERT INTO runs VALUES (1, 'detect', 'coordination', ?, '0', now(), now(), ?)",
+        [json.dumps(params), json.dumps(summary)],
+    )
+    cell = [(a, b, 6, 1e-9) for i, a in enumerate(CELL) for b in CELL[i + 1 :]]
+    weak = [("X", m, 2, 0.3) for m in CELL[:3]] + [(m, "Y", 2, 0.4) for m in CELL]
+    for a, b, w, q in cell + weak + [(m, "Z", 2, 0.4) for m in CELL]:
+        ws.con.execute(
+            """INSERT INTO coordination_edges (run_id, semantics, object_type, account_a,
+               account_b, weight, object_types, q_value, significant)
+               VALUES (1, 'civicsentry', 'multi', ?, ?, ?, 'repost', ?, ?)""",
+            [min(a, b), max(a, b), w, q, q <= 0.05],
+        )
+
+
 def test_cluster_run_attaches_and_records_it(tmp_path: Path) -> None:
     """The service reads the test's inputs from the detection run and stores which
     members the test attached, with their evidence, in the clustering's runs row."""
     with civicsentry.open(tmp_path / "ws.duckdb") as ws:
-        con = duckdb.connect()
-        load(con, shares(_scenario()))
-        ws.con.register("_a", con.sql("SELECT * FROM actions").to_arrow_table())
-        ws.con.execute("INSERT INTO actions SELECT * FROM _a")
-        ws.con.execute(
-            "INSERT INTO posts (post_id, platform, account_id, created_at, kind) "
-            "SELECT post_id, 'x', account_id, t, 'repost' FROM _a"
-        )
-        params = {
-            "semantics": "civicsentry",
-            "object_types": ["repost"],
-            "jitter_factor": D / W,
-            "jitter_seconds": None,
-            "alpha": 0.05,
-            "min_weight": 2,
-        }
-        summary = {
-            "windows": {"repost": {"seconds": W}},
-            "shares": {"repost": 100_000},
-            "aligned_pairs": {"repost": {str(c): n for c, n in ALIGNED.items()}},
-        }
-        ws.con.execute(
-            "INSERT INTO runs VALUES (1, 'detect', 'coordination', ?, '0', now(), now(), ?)",
-            [json.dumps(params), json.dumps(summary)],
-        )
-        cell = [(a, b, 6, 1e-9) for i, a in enumerate(CELL) for b in CELL[i + 1 :]]
-        weak = [("X", m, 2, 0.3) for m in CELL[:3]] + [(m, "Y", 2, 0.4) for m in CELL]
-        for a, b, w, q in cell + weak + [(m, "Z", 2, 0.4) for m in CELL]:
-            ws.con.execute(
-                """INSERT INTO coordination_edges (run_id, semantics, object_type, account_a,
-                   account_b, weight, object_types, q_value, significant)
-                   VALUES (1, 'civicsentry', 'multi', ?, ?, ?, 'repost', ?, ?)""",
-                [min(a, b), max(a, b), w, q, q <= 0.05],
-            )
-        s = service.cluster_run(ws, 1, attach=True)
+        _attach_workspace(ws)
+        s = service.cluster_run(ws, 1)
         assert s.clustered_accounts == 7 and s.attached == 1 and s.params["attach"] == {
             "alpha": 0.05, "min_edges": 2, "min_weight": 2, "margin": 1.5
         }  # fmt: skip
@@ -272,7 +288,8 @@ def test_cluster_run_attaches_and_records_it(tmp_path: Path) -> None:
         assert [
             (m["account_id"], m["cluster_id"], m["objects"]) for m in stored["attach"]["members"]
         ] == [("X", 1, 6)]
-        plain = service.cluster_run(ws, 1)  # the default: no attachment step
+        assert service.cluster_run(ws, 1).attached == 1  # the default attaches
+        plain = service.cluster_run(ws, 1, attach=False)  # the opt-out
         assert plain.clustered_accounts == 6 and plain.params["attach"] is None
         assert ws.scalar("SELECT count(*) FROM cluster_members") == 6
 
@@ -288,3 +305,49 @@ def test_detection_summary_records_the_compared_pairs(con: duckdb.DuckDBPyConnec
     peer = detect_coordination(con, "actions", CoordinationParams(semantics="cnt"))
     assert "aligned_pairs" not in peer.summary()
     peer.close()
+
+
+def test_cli_attaches_by_default_and_opts_out(tmp_path: Path) -> None:
+    path = tmp_path / "ws.duckdb"
+    with civicsentry.open(path) as ws:
+        _attach_workspace(ws)
+
+    def build(*extra: str) -> dict[str, object]:
+        args = ["clusters", "build", "-w", str(path), "--json", *extra]
+        r = subprocess.run(
+            [sys.executable, "-m", "civicsentry", *args],
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+    on, off = build(), build("--no-attach")
+    assert (on["attached"], on["clustered_accounts"]) == (1, 7)  # X joins the cell
+    assert (off["attached"], off["clustered_accounts"]) == (0, 6)
+    assert off["params"]["attach"] is None  # type: ignore[index]
+
+
+def test_real_retweets_attach_what_docs_report(shared_data: Path, tmp_path: Path) -> None:
+    """russian_coord_tweets (docs/coordination.md, "Checked on real data"): the default
+    detection finds no significant edge, so nothing is clustered or attached; at a
+    600 s window Leiden keeps 12 accounts in 5 clusters and the group test adds 3 of
+    its 6 candidates, co-acting with their cluster on 4, 6 and 8 objects."""
+    from civicsentry.service import detect as detect_service
+    from civicsentry.service.ingest import ingest_files
+
+    with civicsentry.open(tmp_path / "ws.duckdb") as ws:
+        ingest_files(ws, [shared_data / "russian_coord_tweets.parquet"])
+        default = detect_service.detect_coordination(ws)
+        assert default.networks["multi"]["significant"] == 0
+        assert service.cluster_run(ws, default.run_id).clustered_accounts == 0
+        wide = detect_service.detect_coordination(ws, windows="600s")
+        plain = service.cluster_run(ws, wide.run_id, attach=False)
+        s = service.cluster_run(ws, wide.run_id)
+        assert (plain.clusters, plain.clustered_accounts) == (5, 12)
+        assert (s.clusters, s.clustered_accounts, s.attached) == (5, 15, 3)
+        stored = json.loads(
+            ws.scalar("SELECT summary FROM runs WHERE run_id = ?", [s.clustering_run_id])
+        )
+        assert stored["attach"]["candidates"] == 6
+        assert sorted(m["objects"] for m in stored["attach"]["members"]) == [4, 6, 8]

@@ -49,11 +49,12 @@ def build(
     attach: Annotated[
         bool,
         typer.Option(
-            "--attach",
-            help="Then test accounts with edges to several members of a cluster against the "
-            "cluster as a group, and add those that pass (docs/coordination.md).",
+            "--attach/--no-attach",
+            help="Test accounts with edges to several members of a cluster against the "
+            "cluster as a group, and add those that pass (docs/coordination.md); "
+            "--no-attach keeps the significant network's communities only.",
         ),
-    ] = False,
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Cluster a detection run's significant network (replacing that run's clusters) and
@@ -76,7 +77,8 @@ def build(
         return
     out.print(
         f"run {summary.run_id}: {summary.clusters} clusters of ≥ {min_size} accounts "
-        f"({summary.clustered_accounts} accounts) in the {summary.network} network of "
+        f"({summary.clustered_accounts} accounts, {summary.attached} of them attached by the "
+        f"group test) in the {summary.network} network of "
         f"{summary.nodes} accounts and {summary.edges} edges; modularity "
         f"{(summary.modularity or 0):.3f}; {summary.seconds:.1f} s"
     )

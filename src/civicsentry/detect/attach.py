@@ -173,18 +173,38 @@ class AttachResult:
         }
 
 
+def candidates_sql(edges: str, members: str, min_edges: int) -> str:
+    """SQL: the candidates (cand, account_id, cluster_id, edges), numbered by account
+    and cluster: accounts outside every cluster with ≥ ``min_edges`` ``edges`` (any
+    significance) to members of one cluster."""
+    return f"""
+    WITH e AS (SELECT account_a AS x, account_b AS y FROM {rel(edges)}
+               UNION ALL SELECT account_b, account_a FROM {rel(edges)})
+    SELECT CAST(row_number() OVER (ORDER BY e.x, m.cluster_id) - 1 AS BIGINT) AS cand,
+           e.x AS account_id, m.cluster_id, count(*) AS edges
+    FROM e JOIN {rel(members)} m ON m.account_id = e.y
+    WHERE e.x NOT IN (SELECT account_id FROM {rel(members)})
+    GROUP BY e.x, m.cluster_id HAVING count(*) >= {int(min_edges)}
+    """
+
+
 def attach_members(
     con: duckdb.DuckDBPyConnection,
     edges: str,
     members: str,
     actions: str,
     p: AttachParams,
+    *,
+    candidates: str | None = None,
 ) -> AttachResult:
     """Test every candidate (account, cluster) and return the verdicts.
 
     ``edges``: the network's stored edges of any significance (account_a, account_b);
     ``members``: (account_id, cluster_id) of the clusters found; ``actions``: the
-    workspace's actions. Reads only; leaves nothing on ``con``."""
+    workspace's actions, or any relation holding at least the candidates' and members'
+    (find_clusters passes the actions it reads once for every step); ``candidates``: a
+    table of ``candidates_sql`` already made (else made here). Reads only; leaves
+    nothing on ``con``."""
     p.check()
     started = time.perf_counter()
     pre = f"_csatt{next(_counter)}_"
@@ -195,16 +215,12 @@ def attach_members(
     w_us = {i: _us(p.windows[t]) for i, t in enumerate(types)}
     jit_us = {i: _us(p.jitter[t]) for i, t in enumerate(types)}
     try:
-        con.execute(f"""
-        CREATE TEMP TABLE {cand} AS
-        WITH e AS (SELECT account_a AS x, account_b AS y FROM {rel(edges)}
-                   UNION ALL SELECT account_b, account_a FROM {rel(edges)})
-        SELECT CAST(row_number() OVER (ORDER BY e.x, m.cluster_id) - 1 AS BIGINT) AS cand,
-               e.x AS account_id, m.cluster_id, count(*) AS edges
-        FROM e JOIN {rel(members)} m ON m.account_id = e.y
-        WHERE e.x NOT IN (SELECT account_id FROM {rel(members)})
-        GROUP BY e.x, m.cluster_id HAVING count(*) >= {int(p.min_edges)}
-        """)
+        if candidates is None:
+            con.execute(
+                f"CREATE TEMP TABLE {cand} AS {candidates_sql(edges, members, p.min_edges)}"
+            )
+        else:
+            cand = plain_name(candidates)
         n_cand = int(con.execute(f"SELECT count(*) FROM {cand}").fetchall()[0][0])
         if n_cand == 0:
             return AttachResult(ATTACH_SCHEMA.empty_table())
@@ -220,18 +236,23 @@ def attach_members(
         # The cluster's cover of each object: its shares' windows [t − w, t + w] merged
         # into islands (a campaign's burst is one island, however many shares). Each
         # candidate share t_x sees the islands shifted by −t_x: the δ that make it
-        # co-act; only those reaching into [−D, D] matter.
+        # co-act; only those reaching into [−D, D] matter: [t_x − D, t_x + D] is computed
+        # once per share, as the join tests it on every (share, island) of an object.
         con.execute(f"""
         CREATE TEMP TABLE {near} AS
         WITH cs AS (
-          SELECT c.cand, c.cluster_id, a.code, a.object_id, a.ts
+          SELECT c.cand, c.cluster_id, a.code, a.object_id, a.ts,
+                 a.ts - {by_code(jit_us)} AS ts_lo, a.ts + {by_code(jit_us)} AS ts_hi
           FROM {acts} a JOIN {cand} c ON c.account_id = a.account_id
+        ), keys AS (  -- distinct: a viral object is shared by thousands of candidates
+          SELECT DISTINCT cluster_id, code, object_id FROM cs
         ), ms AS (
           SELECT m.cluster_id, a.code, a.object_id, a.ts, {by_code(w_us)} AS w,
                  lag(a.ts) OVER (PARTITION BY m.cluster_id, a.code, a.object_id ORDER BY a.ts)
                    AS prev
           FROM {acts} a JOIN {rel(members)} m ON m.account_id = a.account_id
-          SEMI JOIN cs ON cs.code = a.code AND cs.object_id = a.object_id
+          SEMI JOIN keys k ON k.cluster_id = m.cluster_id AND k.code = a.code
+                          AND k.object_id = a.object_id
         ), isl AS (
           SELECT *, sum(CASE WHEN ts - prev > 2 * w THEN 1 ELSE 0 END)
                       OVER (PARTITION BY cluster_id, code, object_id ORDER BY ts
@@ -245,8 +266,7 @@ def attach_members(
         SELECT cs.cand, cs.code, cs.object_id, v.lo - cs.ts AS lo, v.hi - cs.ts AS hi
         FROM cs JOIN cover v ON v.cluster_id = cs.cluster_id AND v.code = cs.code
                             AND v.object_id = cs.object_id
-        WHERE v.hi - cs.ts >= -({by_code(jit_us, "cs.code")})
-          AND v.lo - cs.ts <= {by_code(jit_us, "cs.code")}
+        WHERE v.hi >= cs.ts_lo AND v.lo <= cs.ts_hi
         """)
         rows = con.sql(f"""
         SELECT cand, code, obj, lo, hi FROM (
@@ -281,7 +301,7 @@ def attach_members(
             f"SELECT account_id, cluster_id, edges FROM {cand} ORDER BY cand"
         ).to_arrow_table()
     finally:
-        for name in (cand, acts, near):
+        for name in (pre + "cand", acts, near):  # a given candidates table stays
             con.execute(f"DROP TABLE IF EXISTS {name}")
     attached = _winners(info.column("account_id").to_pylist(), pv, q, p.alpha)
     table = pa.table(

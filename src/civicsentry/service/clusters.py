@@ -61,15 +61,15 @@ def cluster_run(
     seed: int = 0,
     n_iterations: int = 2,
     top_k: int = 5,
-    attach: bool = False,
+    attach: bool = True,
 ) -> ClusterSummary:
     """Cluster a detection run (default: the latest) and store the clusters, replacing
     that run's previous clustering. The network is ``multi`` for our semantics (the only
     one for a peer run on one type); significant edges only, where the run tested them.
-    ``attach``: then test the accounts with edges to several members of a cluster
-    against the cluster as a group (docs/coordination.md; runs that have significance).
-    Opt-in for now: its margin is calibrated on simulated data only, and at 10M posts it
-    costs ~4 s of the 60 s detection budget."""
+    ``attach`` (default): then test the accounts with edges to several members of a
+    cluster against the cluster as a group and add those that pass
+    (docs/coordination.md, "Attaching accounts to clusters"; runs of our semantics
+    only); ``attach=False`` clusters the significant network alone."""
     rid, semantics, types, windows = detection_run(ws, run_id)
     net = network or _detect.default_network(semantics, types)
     if net != "multi" and net not in types:
