@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 import civicsentry
-from civicsentry.detect.cluster_stats import WEIGHTS
+from civicsentry.detect.cluster_stats import WEIGHTS, member_actions_sql
 from civicsentry.detect.clusters import ClusterParams, find_clusters
 from civicsentry.errors import InvalidParams, WorkspaceError
 from civicsentry.service import clusters as service
@@ -334,3 +334,40 @@ def test_service_errors_name_the_fix(tmp_path: Path) -> None:
             service.top_clusters(ws)
         with pytest.raises(InvalidParams, match="not a detection run"):
             service.cluster_run(ws, 999)
+
+
+def test_two_shares_in_the_same_instant_are_not_their_own_neighbours() -> None:
+    # Member A shares each object twice in the same microsecond; member B shares it
+    # 10,000 s later, far outside the 60 s window. No share co-acts. Before the order of
+    # the windows was fixed once, DuckDB could sort A's two shares differently in two
+    # windows and ~1 in 3 of these rows came out `coact` (a different number each run).
+    rows = []
+    for i in range(3000):
+        rows += [("A", f"o{i}", 0, f"p{i}a"), ("A", f"o{i}", 0, f"p{i}b")]
+        rows += [("B", f"o{i}", 10_000, f"p{i}c")]
+    # ... and one object where B follows within the window: all three co-act.
+    rows += [("A", "near", 0, "n1"), ("A", "near", 0, "n2"), ("B", "near", 30, "n3")]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET threads = 2")
+    con.register(
+        "acts",
+        pa.table(
+            {
+                "account_id": [r[0] for r in rows],
+                "object_type": ["repost"] * len(rows),
+                "object_id": [r[1] for r in rows],
+                "t": pa.array(
+                    [T0 + timedelta(seconds=r[2]) for r in rows], pa.timestamp("us", "UTC")
+                ),
+                "post_id": [r[3] for r in rows],
+            }
+        ),
+    )
+    con.execute("CREATE TABLE members AS SELECT 1 AS cluster_id, 'A' AS account_id")
+    con.execute("INSERT INTO members VALUES (1, 'B')")
+    sql = member_actions_sql("acts", "members", ["repost"], {"repost": 60.0})
+    flagged = con.execute(
+        f"SELECT object_id, count(*) FROM ({sql}) WHERE coact GROUP BY 1"
+    ).fetchall()
+    assert flagged == [("near", 3)]

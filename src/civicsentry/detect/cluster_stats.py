@@ -146,18 +146,22 @@ def member_actions_sql(
       FROM {rel(actions)} x JOIN {members} m ON m.account_id = x.account_id
       WHERE x.object_type IN ({in_types})
     ), o AS (
+      -- `k` fixes the order once: with (ts, account_id) alone, an account's two shares
+      -- of an object in the same microsecond could be ordered one way here and the
+      -- other way in the windows below, and the share then looked like its own
+      -- neighbour by another account.
       SELECT *, lag(account_id) OVER w AS pa, lag(ts) OVER w AS pt, lead(ts) OVER w AS nt,
-             lead(account_id) OVER w AS na
+             lead(account_id) OVER w AS na, row_number() OVER w AS k
       FROM a WINDOW w AS (PARTITION BY {part} ORDER BY ts, account_id)
     ), r AS (
       SELECT *, sum(CASE WHEN pa IS DISTINCT FROM account_id THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY {part} ORDER BY ts, account_id
+                  OVER (PARTITION BY {part} ORDER BY k
                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS run
       FROM o
     ), b AS (
       SELECT *,
-        first_value(pt) OVER (PARTITION BY {part}, run ORDER BY ts, account_id) AS prev_other,
-        last_value(nt) OVER (PARTITION BY {part}, run ORDER BY ts, account_id
+        first_value(pt) OVER (PARTITION BY {part}, run ORDER BY k) AS prev_other,
+        last_value(nt) OVER (PARTITION BY {part}, run ORDER BY k
                              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
           AS next_other
       FROM r
