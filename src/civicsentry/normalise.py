@@ -136,6 +136,25 @@ def registered_domain(url_or_host: str) -> str | None:
 
 
 _PLAIN_HOST = re.compile(r"https?://([A-Za-z0-9.-]*)(?::[0-9]*)?(?:[/?#]|$)")
+_PLAIN_HOST_RE2 = r"^https?://(?P<host>[A-Za-z0-9.-]*)(?::[0-9]*)?(?:[/?#]|$)"
+
+
+def registered_domains(urls: pa.Array) -> pa.Array:
+    """``registered_domain`` of each value of a string array (nulls stay null), each
+    distinct host looked up once. Hosts are read by RE2 where ``_PLAIN_HOST`` reads them
+    (RE2's ``$`` is only the end of the text, Python's also before a final newline: such
+    values, and any other it does not match, take ``registered_domain`` itself)."""
+    # A match says "://" is in the value too (``registered_domain``'s first test).
+    got = pc.struct_field(pc.extract_regex(urls, _PLAIN_HOST_RE2), [0])  # null: no match
+    host = pc.utf8_rtrim(pc.utf8_lower(got), ".")
+    enc = pc.dictionary_encode(host)
+    found = pa.array([_domain_of_host(h) for h in enc.dictionary.to_pylist()], pa.string())
+    out = found.take(enc.indices)
+    other = pc.and_(pc.is_null(got), pc.is_valid(urls))
+    if pc.any(other).as_py():
+        rest = [registered_domain(u) for u in pc.filter(urls, other).to_pylist()]
+        out = pc.replace_with_mask(out, other, pa.array(rest, pa.string()))
+    return out
 
 
 # Keyed by host: links are many, hosts few (each distinct link used to cost a parse).
@@ -194,6 +213,9 @@ def text_key(text: str | None) -> str:
 # ASCII whitespace as Python's str.split() and re's \s see it (RE2's \s lacks \v, \x1c-\x1f).
 _ASCII_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f "
 _ASCII_SPACE_CHARS = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
+# What a text needs beyond lowercasing and trimming: a link, a mention, a whitespace
+# character other than a space, or two spaces in a row.
+_BUSY = rf"http|www\.|@|[{_ASCII_SPACE[:-1]}]|  "
 
 
 def text_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -202,28 +224,49 @@ def text_keys(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     Texts made of ASCII and of the non-ASCII characters for which Arrow's functions and
     RE2 behave as ``text_key`` does (``_vectorisable_class``: accented letters, emoji,
     symbols; most texts) are keyed with Arrow's vectorised string functions; the rest
-    with ``text_key``. Both give the same keys. RE2 has no look-behind: a mention is
-    matched with the character before it, which differs from ``_MENTION_RE`` only when
-    a mention ending in ``.`` is followed by ``@`` (such texts take the Python path)."""
+    with ``text_key``. Both give the same keys.
+
+    Most texts have no link, mention or unusual space: after lowercasing, one RE2 scan
+    finds the texts that have one, and only those go through the replacing regexes.
+    RE2 has no look-behind: ``\\B@`` stands for ``(?<!\\w)@``. RE2's ``\\b`` knows only
+    ASCII word characters, which is exact when the character before each ``@`` is ASCII;
+    texts with another character right before an ``@`` take the Python path."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     encoded = pc.dictionary_encode(texts)  # one hashing pass: the distinct texts, and which
     uniq = encoded.dictionary
-    simple = pc.string_is_ascii(uniq)
-    if not pc.all(pc.fill_null(simple, True)).as_py():
-        simple = pc.match_substring_regex(uniq, f"^[\\x00-\\x7f{_vectorisable_class()}]*$")
-    simple = pc.and_(simple, pc.invert(pc.match_substring(uniq, ".@")))
-    simple = pc.fill_null(simple, False)
-    fast = pc.utf8_lower(uniq)  # on these characters, the same as str.casefold()
-    fast = pc.replace_substring_regex(fast, rf"(?:https?://|www\.)[^{_ASCII_SPACE}]+", "<url>")
-    fast = pc.replace_substring_regex(fast, r"(^|[^\pL\pN_])@[\pL\pN_.]+", r"\1@")
-    # Runs of whitespace, and single whitespace other than a space, become one space.
-    fast = pc.replace_substring_regex(fast, rf"[{_ASCII_SPACE}]{{2,}}|[{_ASCII_SPACE[:-1]}]", " ")
-    fast = pc.utf8_trim(fast, _ASCII_SPACE_CHARS)
+    simple = pc.fill_null(pc.string_is_ascii(uniq), True)
+    if not pc.all(simple).as_py():
+        wide = pc.invert(simple)
+        other = pc.filter(uniq, wide)  # checked alone: the character class is slow to run
+        ok = pc.and_(
+            pc.match_substring_regex(other, f"^[\\x00-\\x7f{_vectorisable_class()}]*$"),
+            pc.invert(pc.match_substring_regex(other, r"[^\x00-\x7f]@")),
+        )
+        simple = pc.replace_with_mask(simple, wide, ok)
+    low = pc.utf8_lower(uniq)  # on these characters, the same as str.casefold()
+    # The texts with a link, a mention, or whitespace other than single spaces.
+    busy = pc.and_(pc.fill_null(pc.match_substring_regex(low, _BUSY), False), simple)
+    if pc.any(busy).as_py():
+        low = pc.replace_with_mask(low, busy, _fold(pc.filter(low, busy)))
+    fast = pc.utf8_trim(low, _ASCII_SPACE_CHARS)
     rest = pc.filter(uniq, pc.invert(simple)).to_pylist()
     slow = pa.array([None if t is None else text_key(t) for t in rest], pa.string())
     keys = pc.replace_with_mask(fast, pc.invert(simple), slow) if len(slow) else fast
     return keys.take(encoded.indices)
+
+
+def _fold(low: pa.Array) -> pa.Array:
+    """Links to ``<url>``, mentions to ``@`` and whitespace runs to one space in
+    lowercased texts. The mention regex (its Unicode classes make RE2 build a large
+    automaton) runs only on the texts that still have an ``@``."""
+    low = pc.replace_substring_regex(low, rf"(?:https?://|www\.)[^{_ASCII_SPACE}]+", "<url>")
+    at = pc.match_substring(low, "@")
+    if pc.any(at).as_py():
+        done = pc.replace_substring_regex(pc.filter(low, at), r"\B@[\pL\pN_.]+", "@")
+        low = pc.replace_with_mask(low, at, done)
+    # Runs of whitespace, and single whitespace other than a space, become one space.
+    return pc.replace_substring_regex(low, rf"[{_ASCII_SPACE}]{{2,}}|[{_ASCII_SPACE[:-1]}]", " ")
 
 
 @lru_cache(maxsize=1)

@@ -125,6 +125,19 @@ FAST: dict[str, bytes] = {
             ],
         )
     ),
+    # One reference (most referencing tweets) takes a shortcut in `_kind`.
+    "one reference, id padded": _edit(
+        lambda p: _set(p["data"][0], referenced_tweets=[{"type": "quoted", "id": " 7 "}])
+    ),
+    "one reference, blank id": _edit(
+        lambda p: _set(p["data"][0], referenced_tweets=[{"type": "retweeted", "id": "  "}])
+    ),
+    "one reference of another type": _edit(
+        lambda p: _set(p["data"][0], referenced_tweets=[{"type": "mentioned", "id": "9"}])
+    ),
+    "one reference without a type": _edit(
+        lambda p: _set(p["data"][0], referenced_tweets=[{"id": "9"}])
+    ),
     "a user twice on the page: the last profile": _edit(
         lambda p: _users(p).append(
             {**_users(p)[0], "username": "renamed", "public_metrics": {"followers_count": -1}}
@@ -222,6 +235,28 @@ def test_fast_rows_have_the_expected_values() -> None:
         if isinstance(p, dict) and p.get("account_id") == user["account_id"]
     ]
     assert authored and all(p["handle"] == "renamed" for p in authored)
+
+
+def test_one_reference_known_answers() -> None:
+    def first(name: str) -> tuple[str, str | None]:
+        posts, _, _ = twitter_v2_fast.parse_pages([1], [FAST[name]], "x")
+        row = posts.to_pylist()[0]
+        return row["kind"], row["parent_post_id"]
+
+    assert first("one reference, id padded") == ("quote", "7")
+    assert first("one reference, blank id") == ("post", None)
+    assert first("one reference of another type") == ("post", None)
+    assert first("one reference without a type") == ("post", None)
+
+
+def test_only_the_lines_with_invalid_utf8_are_rejected() -> None:
+    # UTF-8 is checked line by line; an ASCII line needs no decoding.
+    bad = CLEAN.replace(b"Twitter Web App", b"Twitter \xff App")
+    escaped = json.dumps(PAGE, ensure_ascii=True).encode()
+    assert escaped.isascii() and not CLEAN.isascii()
+    posts, _, rejected = twitter_v2_fast.parse_pages([1, 2, 3], [CLEAN, bad, escaped], "x")
+    assert rejected == {2}
+    assert set(posts.column("position").to_pylist()) == {1, 3}
 
 
 def test_whitespace_class_is_pythons() -> None:

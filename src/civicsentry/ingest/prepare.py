@@ -15,7 +15,7 @@ from ..normalise import (
     normalise_handle,
     normalise_hashtag,
     normalise_url,
-    registered_domain,
+    registered_domains,
     text_keys,
 )
 from .base import RAW_ACCOUNTS, RAW_POSTS, truncate
@@ -55,32 +55,30 @@ def _fit_row(row: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
         return {**keep, "problem": f"field of the wrong type: {e}", "raw": truncate(repr(row))}
 
 
-def _map_list(col: pa.ChunkedArray | pa.Array, *fns: Callable[[str], str | None]) -> list[pa.Array]:
-    """Apply each ``fn`` to every string inside a list<string> column, once per distinct
-    value; one output column per function. Values mapped to None stay as nulls inside
-    the lists (the store drops them)."""
+def _map_list(
+    col: pa.ChunkedArray | pa.Array,
+    fn: Callable[[str], str | None],
+    *then: Callable[[pa.Array], pa.Array],
+) -> list[pa.Array]:
+    """Apply ``fn`` to every string inside a list<string> column, once per distinct
+    value, and each vectorised ``then`` to ``fn``'s distinct results; one output column
+    per function. Values mapped to None stay as nulls inside the lists (the store drops
+    them)."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if len(arr) == 0:
-        return [arr for _ in fns]
+        return [arr for _ in range(1 + len(then))]
     encoded = pc.dictionary_encode(arr.values)  # one hashing pass: distinct values, where
     distinct = encoded.dictionary.to_pylist()
-    outs = []
-    for fn in fns:
-        mapped = pa.array([None if v is None else fn(v) for v in distinct], pa.string())
-        outs.append(
-            pa.ListArray.from_arrays(arr.offsets, mapped.take(encoded.indices), mask=arr.is_null())
-        )
-    return outs
-
-
-def _url_and_domain(url: str) -> str | None:
-    clean = normalise_url(url)
-    return registered_domain(clean) if clean else None
+    mapped = pa.array([None if v is None else fn(v) for v in distinct], pa.string())
+    return [
+        pa.ListArray.from_arrays(arr.offsets, m.take(encoded.indices), mask=arr.is_null())
+        for m in (mapped, *(f(mapped) for f in then))
+    ]
 
 
 def prepare_posts(rows: list[dict[str, Any]] | pa.Table, *, detect_lang: bool = True) -> pa.Table:
     table = to_table(rows, RAW_POSTS)
-    urls, domains = _map_list(table.column("urls"), normalise_url, _url_and_domain)
+    urls, domains = _map_list(table.column("urls"), normalise_url, registered_domains)
     table = table.set_column(table.schema.get_field_index("urls"), "urls", urls)
     table = table.append_column("domains", domains)
     for name, fn in (("hashtags", normalise_hashtag), ("mentions", normalise_handle)):
