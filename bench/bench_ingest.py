@@ -10,11 +10,15 @@ writes its table into docs/benchmarks.md between the `ingest` markers (the text 
 table is kept). ``--work /tmp/ing`` reuses simulated inputs kept there (``parquet-1000000``,
 ...); ``--file cnt=/tmp/cb/sim_1000000.csv:cnt`` adds an existing file (label=path, and
 ``:format`` to force one), such as the toolkit CSV of the coordination benchmark.
+``--compare OLD_SRC`` also runs each input with the package found in ``OLD_SRC`` (a copy
+of an earlier ``src``, put first on ``PYTHONPATH``), old and new runs interleaved, and
+reports both: under load, compare their CPU seconds and peak RSS rather than wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
@@ -32,12 +36,15 @@ BIN = Path(sys.executable).parent / "civicsentry"
 START, END = "<!-- ingest:start -->", "<!-- ingest:end -->"
 
 
-def run(cmd: list[str]) -> tuple[float, float, int]:
+def run(cmd: list[str], pythonpath: Path | None = None) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds (user + system) and peak RSS (bytes, the process and its
     children) of a command. CPU seconds hardly depend on what else the machine runs."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = str(pythonpath)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0
     while proc.poll() is None:
         try:
@@ -56,7 +63,9 @@ def run(cmd: list[str]) -> tuple[float, float, int]:
     return elapsed, cpu, peak
 
 
-def bench(size: int, fmt: str, repeat: int, work: Path) -> dict[str, object]:
+def bench(
+    size: int, fmt: str, repeat: int, work: Path, old: Path | None = None
+) -> list[dict[str, object]]:
     data = work / f"{fmt}-{size}"
     if not data.exists():
         subprocess.run(
@@ -65,38 +74,51 @@ def bench(size: int, fmt: str, repeat: int, work: Path) -> dict[str, object]:
             stdout=subprocess.DEVNULL,
         )
     posts = next(data.glob("tweets.jsonl" if fmt == "twitter-v2" else "posts.*"))
-    return bench_file(fmt, posts, size, None, repeat, work)
+    return bench_file(fmt, posts, size, None, repeat, work, old)
 
 
 def bench_file(
-    label: str, posts: Path, size: int | None, fmt: str | None, repeat: int, work: Path
-) -> dict[str, object]:
+    label: str,
+    posts: Path,
+    size: int | None,
+    fmt: str | None,
+    repeat: int,
+    work: Path,
+    old: Path | None = None,
+) -> list[dict[str, object]]:
     """Ingest ``posts`` ``repeat`` times, each into a fresh workspace in ``work``; ``size``
-    is the posts counted for posts/s (None: the rows the ingest read)."""
-    times, cpus, peaks = [], [], []
+    is the posts counted for posts/s (None: the rows the ingest read). With ``old``, each
+    run is preceded by one of the package in ``old`` (interleaved: the same load)."""
+    versions: list[Path | None] = [old, None] if old else [None]
+    runs: dict[Path | None, list[tuple[float, float, int]]] = {v: [] for v in versions}
     for _ in range(repeat):
-        ws = work / "ws.duckdb"
-        for f in work.glob("ws.duckdb*"):
-            shutil.rmtree(f) if f.is_dir() else f.unlink()
-        forced = ["--format", fmt] if fmt else []
-        t, cpu, peak = run([str(BIN), "ingest", str(posts), "-w", str(ws), *forced])
-        times.append(t)
-        cpus.append(cpu)
-        peaks.append(peak)
+        for version in versions:
+            ws = work / "ws.duckdb"
+            for f in work.glob("ws.duckdb*"):
+                shutil.rmtree(f) if f.is_dir() else f.unlink()
+            forced = ["--format", fmt] if fmt else []
+            cmd = [sys.executable, "-m", "civicsentry", "ingest", str(posts), "-w", str(ws)]
+            runs[version].append(run([*cmd, *forced], version))
     if size is None:
         with duckdb.connect(str(work / "ws.duckdb"), read_only=True) as con:
             size = int(con.execute("SELECT count(*) FROM posts").fetchall()[0][0])
-    median = statistics.median(times)
-    return {
-        "format": label,
-        "posts": size,
-        "file_mb": posts.stat().st_size / 1e6,
-        "runs": repeat,
-        "median_s": median,
-        "posts_per_s": size / median,
-        "median_cpu_s": statistics.median(cpus),
-        "peak_rss_mb": max(peaks) / 1e6,
-    }
+    rows = []
+    for version, measured in runs.items():
+        times, cpus, peaks = zip(*measured, strict=True)
+        median = statistics.median(times)
+        rows.append(
+            {
+                "format": label + (" (old)" if version else ""),
+                "posts": size,
+                "file_mb": posts.stat().st_size / 1e6,
+                "runs": repeat,
+                "median_s": median,
+                "posts_per_s": size / median,
+                "median_cpu_s": statistics.median(cpus),
+                "peak_rss_mb": max(peaks) / 1e6,
+            }
+        )
+    return rows
 
 
 def markdown(rows: list[dict[str, object]], command: str) -> str:
@@ -153,6 +175,13 @@ def main() -> None:
         help="Also ingest an existing file (posts/s counts the posts it stores).",
     )
     ap.add_argument("--no-write", action="store_true", help="Print only; leave docs/benchmarks.md.")
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="OLD_SRC",
+        help="Also run the package in this copy of an earlier src, interleaved.",
+    )
     args = ap.parse_args()
     command = "python bench/bench_ingest.py " + " ".join(sys.argv[1:])
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,13 +190,18 @@ def main() -> None:
         rows = []
         for size in args.sizes:
             for fmt in args.formats:
-                rows.append(bench(size, fmt, args.repeat, work))
-                print(rows[-1], flush=True)
+                for row in bench(size, fmt, args.repeat, work, args.compare):
+                    rows.append(row)
+                    print(row, flush=True)
         for spec in args.file:
             label, _, target = spec.partition("=")
             file, _, fmt = target.partition(":")
-            rows.append(bench_file(label, Path(file), None, fmt or None, args.repeat, work))
-            print(rows[-1], flush=True)
+            found = bench_file(
+                label, Path(file), None, fmt or None, args.repeat, work, args.compare
+            )
+            for row in found:
+                rows.append(row)
+                print(row, flush=True)
     text = markdown(rows, command)
     print(text)
     if not args.no_write:
