@@ -135,8 +135,9 @@ def registered_domain(url_or_host: str) -> str | None:
     return _domain_of_host(host.lower().rstrip("."))
 
 
-_PLAIN_HOST = re.compile(r"https?://([A-Za-z0-9.-]*)(?::[0-9]*)?(?:[/?#]|$)")
-_PLAIN_HOST_RE2 = r"^https?://(?P<host>[A-Za-z0-9.-]*)(?::[0-9]*)?(?:[/?#]|$)"
+# One pattern for Python's `match` and Arrow's RE2 (which needs the named group and `^`).
+_PLAIN_HOST = re.compile(r"https?://(?P<host>[A-Za-z0-9.-]*)(?::[0-9]*)?(?:[/?#]|$)")
+_PLAIN_HOST_RE2 = "^" + _PLAIN_HOST.pattern
 
 
 def registered_domains(urls: pa.Array) -> pa.Array:
