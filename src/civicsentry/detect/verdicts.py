@@ -224,17 +224,13 @@ class EdgeTester:
 
         def one(net: int) -> np.ndarray:
             keys = np.sort(e_pairs[e_codes == net])  # one edge per (network, pair)
+            self.edge_keys[net] = keys
             a, b = keys >> 32, keys & 0xFFFFFFFF
             na = np.stack([ct.activity[a] for ct in self.choice])
             nb = np.stack([ct.activity[b] for ct in self.choice])
             rows = network_rows(self.names, net, codes, pairs, keys)
-            ok, p_choice, lam_choice = screen_batch(
+            ok, self.p_choice[net], self.lam_choice[net] = screen_batch(
                 s, net, keys, na, nb, codes[rows], pairs[rows], cls[rows], delay[rows]
-            )
-            self.edge_keys[net], self.p_choice[net], self.lam_choice[net] = (
-                keys,
-                p_choice,
-                lam_choice,
             )
             return keys[ok]
 
@@ -271,9 +267,10 @@ class EdgeTester:
             q = significance.benjamini_hochberg(pv, self.settings.m(net))
             return keys, at, pc, expected, pt, pv, q
 
+        nets = sorted(self.edge_keys)  # network order, not the order screening threads ended
         with ThreadPoolExecutor(self.workers) as pool:
-            done = list(pool.map(one, self.edge_keys))
-        for net, (keys, at, pc, expected, pt, pv, q) in zip(self.edge_keys, done, strict=True):
+            done = list(pool.map(one, nets))
+        for net, (keys, at, pc, expected, pt, pv, q) in zip(nets, done, strict=True):
             out["otype"] += [self.names[net]] * len(keys)
             out["pair"] += keys.tolist()
             out["expected_timing"] += expected.tolist()
