@@ -28,6 +28,7 @@ from ..signals.schedule import offset_distance
 from ..store import Workspace
 from . import clusters as _clusters
 from . import detect as _detect
+from . import explore as _explore
 from .handles import with_handles
 
 RUN_STEP, RUN_NAME = "score", "account_signals"
@@ -183,36 +184,23 @@ def signals_run(
 ) -> dict[str, Any]:
     """The ``runs`` row of a signals run (default: the latest), params and summary parsed.
     ``runs``: rows as ``explore.read_runs`` gives them (step ``score`` among them), when
-    the caller has read them; then nothing is read here."""
-    if runs is not None:
-        rows = [
-            r
-            for r in runs
-            if r["step"] == RUN_STEP
-            and r["name"] == RUN_NAME
-            and (run_id is None or r["run_id"] == int(run_id))
-        ]
-        rows = sorted(rows, key=lambda r: -r["run_id"])[:1]
-        if rows:
-            return dict(rows[0])
-    else:
-        # One query either way (the latest is the one of highest id): views read it per
-        # request.
-        which = "" if run_id is None else " AND run_id = ?"
-        rows = ws.dicts(
-            f"SELECT * FROM runs WHERE step = ? AND name = ?{which} ORDER BY run_id DESC LIMIT 1",
-            [RUN_STEP, RUN_NAME] + ([] if run_id is None else [int(run_id)]),
-        )
+    the caller has read them; otherwise they are read here."""
+    if runs is None:
+        runs = _explore.read_runs(ws, [RUN_STEP])
+    rows = [
+        r
+        for r in runs
+        if r["step"] == RUN_STEP
+        and r["name"] == RUN_NAME
+        and (run_id is None or r["run_id"] == int(run_id))
+    ]
     if not rows:
         raise InvalidParams(
             "No account signals yet: run `civicsentry accounts build` first."
             if run_id is None
             else f"Run {run_id} is not a signals run; `civicsentry accounts build` makes one."
         )
-    run = rows[0]
-    run["params"] = json.loads(run["params"] or "{}")
-    run["summary"] = json.loads(run["summary"] or "{}")
-    return run
+    return dict(max(rows, key=lambda r: r["run_id"]))
 
 
 def _dicts(ws: Workspace, sql: str, params: list[Any]) -> list[dict[str, Any]]:

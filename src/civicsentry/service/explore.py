@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..errors import InvalidParams, NotFound, WorkspaceError
+from ..errors import InvalidParams, NotFound
 from ..store import Workspace
 from . import clusters as _clusters
 from . import detect as _detect
@@ -252,16 +252,13 @@ def account_clusters(
     ws: Workspace, account_id: str, *, runs: Sequence[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """The clusters of the latest clustered run that hold the account (``runs``: as
-    ``read_runs`` gives them, steps detect and cluster at least, when already read)."""
-    if runs is not None:
-        rid = clustered_run_of(runs)
-        if rid is None:
-            return []
-    else:
-        try:
-            rid = _clusters.clustered_run_id(ws)
-        except (InvalidParams, WorkspaceError):
-            return []
+    ``read_runs`` gives them, steps detect and cluster at least, when already read;
+    otherwise they are read here)."""
+    if runs is None:
+        runs = read_runs(ws, ("detect", _clusters.RUN_STEP))
+    rid = clustered_run_of(runs)
+    if rid is None:
+        return []
     return _rows(
         ws,
         "SELECT c.run_id, c.cluster_id, c.size, c.suspicion, m.degree, m.strength, "
