@@ -32,7 +32,7 @@ from .twitter_common import (
     raw_json,
     text,
 )
-from .twitter_v2_fast import parse_pages
+from .twitter_v2_fast import Profiles, parse_pages
 
 _KINDS = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
 _PAGE_KEYS = ("data", "includes", "meta", "errors")
@@ -261,24 +261,25 @@ def _read_fast(path: Path, options: Options, platform: str) -> Iterator[Batch]:
     reads in a thread of its own, so parsing overlaps with storing.)"""
     block: list[tuple[int, bytes] | Bad] = []
     size = 0
+    profiles = Profiles()  # of this file: each block hands out the changed ones
     for item in iter_lines(path):
         block.append(item)
         size += 0 if isinstance(item, Bad) else len(item[1])
         if size >= _BLOCK_BYTES or len(block) >= options.batch_size:
-            yield from _block(block, options, platform)
+            yield from _block(block, options, platform, profiles)
             block, size = [], 0
     if block:
-        yield from _block(block, options, platform)
+        yield from _block(block, options, platform, profiles)
 
 
 def _block(
-    block: list[tuple[int, bytes] | Bad], options: Options, platform: str
+    block: list[tuple[int, bytes] | Bad], options: Options, platform: str, profiles: Profiles
 ) -> Iterator[Batch]:
     lines = [item for item in block if not isinstance(item, Bad)]
     linenos = [lineno for lineno, _ in lines]
     texts = [line for _, line in lines]
     posts, accounts, rejected = (
-        parse_pages(linenos, texts, platform) if texts else (None, None, set())
+        parse_pages(linenos, texts, platform, profiles) if texts else (None, None, set())
     )
     fast = set(linenos) - rejected
     out = Collector(options)
@@ -292,6 +293,9 @@ def _block(
             except ValueError as e:
                 out.bad.append(Bad(lineno, str(e), truncate(line)))
     rest = out.flush()
+    # Read here, these accounts come after the block's page profiles: the profile
+    # last handed out for them is no longer the one `profiles` holds.
+    profiles.forget((a["account_id"] for a in rest.accounts), platform)
     tables = [to_table(posts, RAW_POSTS)] if posts is not None and posts.num_rows else []
     if rest.posts:
         tables.append(to_table(rest.posts, RAW_POSTS))

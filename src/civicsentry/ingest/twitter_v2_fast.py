@@ -21,7 +21,7 @@ orjson rejects and msgspec does not look at.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import attrgetter
 
@@ -97,7 +97,8 @@ class _User(Struct, gc=False):
 
 
 class _Includes(Struct, gc=False):
-    users: tuple[_User, ...] | None = None
+    # Users are decoded through `Profiles`: a user object repeats on hundreds of pages.
+    users: tuple[msgspec.Raw, ...] | None = None
     tweets: tuple[_Tweet, ...] | None = None
 
 
@@ -108,6 +109,8 @@ class _Page(Struct, gc=False):
 
 
 _DECODE = msgspec.json.Decoder(_Page).decode
+_DECODE_USER = msgspec.json.Decoder(_User).decode
+_INVALID = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 _KINDS = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
 _KIND_OF = dict(_KINDS)
 _NO_LANG = pa.array(["und", ""])
@@ -125,7 +128,6 @@ _ISO_Z = (
     r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
     r"(\.[0-9]{1,6})?Z$"
 )
-_DIGITS = r"^[0-9]+$"
 
 _id = attrgetter("id")
 _author_id = attrgetter("author_id")
@@ -231,11 +233,66 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
+class Profiles:
+    """The users of one file's pages, decoded once per distinct JSON text, and the profile
+    last handed out for each account, so that a block hands out only the profiles that
+    changed since (the same user object comes on hundreds of pages: the 1M simulated
+    tweets carry 1.23M user objects of 47,710 accounts, and every block converted and
+    staged its copies: 568k account rows instead of 47,710).
+
+    Skipping a copy of the account's last profile changes nothing: the merge keeps each
+    field's last non-null value, and the copy's values are those. "The same" is exact: the
+    same JSON text gives the same decoded object, and only that object (``is``) counts
+    as a copy; equal profiles written differently are simply handed out again. Profiles
+    read by the Python adapter are ``forget``-ed, as their ids' last one is then unknown.
+    Bounded: beyond ``limit`` distinct texts (~1 KB each with the decoded user) both maps
+    start again (the next copy of each user is decoded and handed out again)."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.by_text: dict[bytes, _User] = {}
+        self.last: dict[str, _User] = {}
+        self.limit = limit
+
+    def decode(self, raws: Sequence[msgspec.Raw]) -> list[_User] | None:
+        """The users of a page; None when one is not a user object of the fast path."""
+        texts = list(map(bytes, raws))
+        found = list(map(self.by_text.get, texts))
+        if None in found:
+            for i, text in enumerate(texts):
+                if found[i] is None:
+                    try:
+                        found[i] = user = _DECODE_USER(text)
+                    except _INVALID:
+                        return None
+                    if len(self.by_text) >= self.limit:
+                        self.by_text.clear()
+                        self.last.clear()
+                    self.by_text[text] = user
+        return found  # type: ignore[return-value]
+
+    def changed(self, users: dict[str, _User]) -> list[_User]:
+        last = self.last
+        return [u for uid, u in users.items() if last.get(uid) is not u]
+
+    def handed_out(self, users: list[_User]) -> None:
+        self.last.update(zip(map(_id, users), users, strict=True))
+
+    def forget(self, ids: Iterable[str], platform: str) -> None:
+        prefix = platform + ":"
+        for uid in ids:
+            self.last.pop(uid, None)
+            if uid.startswith(prefix):  # stored as the same account (ids are qualified)
+                self.last.pop(uid[len(prefix) :], None)
+
+
 def parse_pages(
-    linenos: list[int], lines: list[bytes], platform: str
+    linenos: list[int], lines: list[bytes], platform: str, profiles: Profiles | None = None
 ) -> tuple[pa.Table, pa.Table, set[int]]:
     """Raw post and account tables of a block of page lines (as ``twitter_v2.post`` and
-    ``account`` map them), and the line numbers the Python adapter must read."""
+    ``account`` map them), and the line numbers the Python adapter must read. The accounts
+    are those whose profile ``profiles`` (of the file; by default, of this block alone)
+    has not handed out as the last one (and they are recorded as handed out)."""
+    profiles = Profiles() if profiles is None else profiles
     with _no_collection():
         rejected = set(linenos) - _valid_utf8(linenos, lines)
         pages: list[tuple[int, _Page]] = []
@@ -244,7 +301,7 @@ def parse_pages(
                 continue
             try:
                 page = _DECODE(line)
-            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            except _INVALID:
                 rejected.add(lineno)
                 continue
             if page.data:
@@ -253,7 +310,7 @@ def parse_pages(
                 rejected.add(lineno)
         while True:
             try:
-                posts, accounts = _tables(pages, platform)
+                posts, accounts = _tables(pages, platform, profiles)
                 return posts, accounts, rejected
             except _Reject as e:  # rare: build the block again without those lines
                 rejected |= e.linenos
@@ -262,21 +319,30 @@ def parse_pages(
 
 def _valid_utf8(linenos: list[int], lines: list[bytes]) -> set[int]:
     """The lines that are valid UTF-8 (msgspec does not check the fields it skips).
-    Line by line: ASCII lines (twarc2 escapes non-ASCII by default) need no decoding, and
-    decoding a line at a time reuses memory, where converting the block at once wrote a
-    fresh 24 MB copy of it (2.5x the CPU, mostly page faults)."""
-    good = set()
-    for lineno, line in zip(linenos, lines, strict=True):
-        if not line.isascii():
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-        good.add(lineno)
-    return good
+    Line by line: ASCII lines (twarc2 escapes non-ASCII by default) need no check, and
+    a line at a time reuses memory, where converting the block at once wrote a fresh
+    24 MB copy of it (2.5x the CPU, mostly page faults)."""
+    return {
+        lineno
+        for lineno, line in zip(linenos, lines, strict=True)
+        if line.isascii() or is_utf8(line)
+    }
 
 
-def _tables(pages: list[tuple[int, _Page]], platform: str) -> tuple[pa.Table, pa.Table]:
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data.decode("utf-8")`` would succeed, by Arrow's validator over the bytes
+    in place (no string is built: 2.4x less CPU than decoding; the tests compare both)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], np.int64))
+    try:
+        pa.LargeStringArray.from_buffers(1, offsets, pa.py_buffer(data)).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _tables(
+    pages: list[tuple[int, _Page]], platform: str, profiles: Profiles
+) -> tuple[pa.Table, pa.Table]:
     tweets: list[_Tweet] = []
     counts: list[int] = []
     handles: list[str | None] = []
@@ -288,7 +354,11 @@ def _tables(pages: list[tuple[int, _Page]], platform: str) -> tuple[pa.Table, pa
         inc = page.includes
         names: dict[str, str | None] = {}
         if inc is not None:
-            if found := inc.users:
+            if inc.users:
+                found = profiles.decode(inc.users)
+                if found is None:
+                    bad.add(lineno)
+                    continue
                 uids = list(map(_id, found))
                 # ids used as written, as the Python adapter's dict lookups do; any that
                 # its `ident` would strip (or that are empty) go to it
@@ -315,8 +385,8 @@ def _tables(pages: list[tuple[int, _Page]], platform: str) -> tuple[pa.Table, pa
     author_ids = pa.array(column("author_id"), _S)
     # Ids as written: the Python adapter strips them (`ident`); digits need no stripping.
     ok = pc.and_(
-        pc.fill_null(pc.match_substring_regex(post_ids, _DIGITS), False),
-        pc.fill_null(pc.match_substring_regex(author_ids, _DIGITS), True),
+        pc.fill_null(pc.ascii_is_decimal(post_ids), False),  # `^[0-9]+$`, 5x faster
+        pc.fill_null(pc.ascii_is_decimal(author_ids), True),
     )
     created, failed = _times(column("created_at"))
     # A time that does not parse is quarantined with the Python adapter's reason.
@@ -348,10 +418,12 @@ def _tables(pages: list[tuple[int, _Page]], platform: str) -> tuple[pa.Table, pa
             "handle": _texts(handles),
         }
     )
+    fresh = profiles.changed(users)
     try:
-        accounts = _accounts(list(users.values()), platform)
+        accounts = _accounts(fresh, platform)
     except (OverflowError, pa.ArrowInvalid):  # a count beyond 64 bits: Python decides
         raise _Reject({n for n, _ in pages}) from None
+    profiles.handed_out(fresh)
     return posts, accounts
 
 
