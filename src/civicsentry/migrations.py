@@ -87,7 +87,23 @@ def _store_post_urls_uncompressed(con: duckdb.DuckDBPyConnection) -> None:
     segment (~0.2 ms a post, 7-8 ms of the account view's ~40 at 10M posts); DuckDB
     cannot change a column's storage in place, so the table is rewritten, rows in their
     order, and its index built again (docs/benchmarks.md, `web`, has the figures)."""
-    table, old = schema.POSTS, "posts_before_schema_5"
+    _rewrite(con, schema.POSTS, "posts_before_schema_5")
+
+
+@step(6)
+def _store_account_signals_as_alp(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 6: the DOUBLE columns of ``account_signals`` stored as ALP. DuckDB chose
+    RLE for 50 of them, and fetching one row of an RLE column through the account_id
+    index walks its runs from the segment's start: the account view's one row of 90
+    columns cost ~5 ms, ~2.7 ms as ALP (docs/benchmarks.md, `web`). Rewritten as for
+    schema 5."""
+    _rewrite(con, schema.ACCOUNT_SIGNALS_TABLE, "account_signals_before_schema_6")
+
+
+def _rewrite(con: duckdb.DuckDBPyConnection, table: schema.Table, old: str) -> None:
+    """Store ``table`` again as its ``ddl`` now says (DuckDB cannot change a column's
+    storage in place): renamed to ``old``, created anew, rows copied in their order,
+    ``old`` dropped, indexes built again."""
     for c in table.indexes:  # an index would block the rename (named as Table.index_ddl)
         con.execute(f"DROP INDEX IF EXISTS {table.name}_{c}_idx")
     con.execute(f"ALTER TABLE {table.name} RENAME TO {old}")

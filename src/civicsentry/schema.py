@@ -8,9 +8,9 @@ version; a changed table needs a step in ``civicsentry.migrations``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Kinds of post. A repost re-shares ``parent_post_id`` without new text; a quote
 #: re-shares it with text; a reply answers it.
@@ -763,6 +763,17 @@ ACCOUNT_SIGNALS_TABLE = Table(
     "rows are found without a scan.",
     since=2,
     indexes=("account_id",),
+)
+# Schema 6: its DOUBLE columns stored as ALP. DuckDB picks RLE for many signals, and
+# fetching one row of an RLE column walks its runs from the segment's start; the
+# account view fetches one row of every column (docs/benchmarks.md, `web`).
+ACCOUNT_SIGNALS_TABLE = replace(
+    ACCOUNT_SIGNALS_TABLE,
+    columns=tuple(
+        replace(c, compression="alp") if c.type == "DOUBLE" else c
+        for c in ACCOUNT_SIGNALS_TABLE.columns
+    ),
+    doc=ACCOUNT_SIGNALS_TABLE.doc + " Its DOUBLE columns are stored as ALP (since schema 6).",
 )
 
 CLUSTER_SCHEDULES = Table(

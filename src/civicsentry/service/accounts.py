@@ -222,11 +222,13 @@ def top_accounts(
     cluster_id: int | None = None,
     utc_offset: int | None = None,
     account_ids: Sequence[str] | None = None,
+    runs: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Accounts of a signals run (default: the latest), highest score first unless
     ``order_by`` names another column (a signal, ``<signal>_pct``, or one of
-    ``ORDER_COLUMNS``); each with its top contributions explained."""
-    run = signals_run(ws, signals_run_id)
+    ``ORDER_COLUMNS``); each with its top contributions explained. ``runs``: as for
+    ``signals_run``."""
+    run = signals_run(ws, signals_run_id, runs=runs)
     allowed = {*ORDER_COLUMNS, *BY_NAME, *(f"{s}_pct" for s in BY_NAME)}
     if order_by not in allowed:
         raise InvalidParams(

@@ -31,6 +31,7 @@ from . import pages
 from .api import router as api_router
 from .audit import AuditWriter
 from .auth import LoginThrottle
+from .deps import utc_cursors
 
 log = logging.getLogger("civicsentry")
 
@@ -102,12 +103,12 @@ def create_app(
     the app's lifetime; DuckDB allows one writing process, so stop the server before
     using the CLI on the same file). ``secure_cookies`` forces the Secure flag (set it
     behind a TLS-terminating proxy; over https it is set anyway)."""
-    ws = open_workspace(workspace_path)
+    ws = utc_cursors(open_workspace(workspace_path))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.workspace is None:  # started again after a shutdown
-            app.state.workspace = open_workspace(workspace_path)
+            app.state.workspace = utc_cursors(open_workspace(workspace_path))
         app.state.audit = AuditWriter(app.state.workspace.con)
         yield
         app.state.audit.close()  # commits what is pending

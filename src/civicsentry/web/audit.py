@@ -11,7 +11,6 @@ change they record (``deps.RequestWorkspace.audit``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -33,6 +32,9 @@ class _Entry:
 
 class AuditWriter:
     """Writes audit entries through a connection of its own, many per transaction."""
+
+    #: Entries written by one statement at most (four parameters each).
+    MAX_BATCH = 250
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con.cursor()
@@ -72,17 +74,22 @@ class AuditWriter:
                 if not self._pending:
                     return  # closed, nothing left
                 batch, self._pending = self._pending, []
-            try:
-                self._con.execute("BEGIN TRANSACTION")
-                self._con.executemany(
-                    "INSERT INTO audit_log VALUES (?, ?, ?, ?)", [e.row for e in batch]
-                )
-                self._con.execute("COMMIT")
-            except Exception as e:  # handed to every waiting request, which fails with it
-                log.exception("audit entries could not be written")
-                with contextlib.suppress(duckdb.Error):
-                    self._con.execute("ROLLBACK")
-                for entry in batch:
-                    entry.error = e
+            for part in range(0, len(batch), self.MAX_BATCH):
+                self._commit(batch[part : part + self.MAX_BATCH])
+
+    def _commit(self, batch: list[_Entry]) -> None:
+        """One INSERT of every entry of ``batch``, committed on its own (an autocommit
+        statement is one transaction: all or none, durable when it returns). One
+        statement rather than BEGIN, an insert per entry and COMMIT: under load each
+        statement waits for the GIL again, and the views wait for this commit."""
+        try:
+            self._con.execute(
+                "INSERT INTO audit_log VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(batch)),
+                [v for e in batch for v in e.row],
+            )
+        except Exception as e:  # handed to every waiting request, which fails with it
+            log.exception("audit entries could not be written")
             for entry in batch:
-                entry.done.set()
+                entry.error = e
+        for entry in batch:
+            entry.done.set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,13 +22,14 @@ class RequestWorkspace(Workspace):
     """The app's workspace seen through a cursor of its own: DuckDB connections are not
     shared between threads, and FastAPI runs each request in a worker thread. Audit
     entries written outside a transaction go through the app's ``AuditWriter`` (group
-    commit) when it has one."""
+    commit) when it has one. The cursor's time zone is UTC: ``utc_cursors`` made it
+    the default of the app's database (a cursor starts from the defaults, not from
+    its connection's settings), which spares each request a statement."""
 
     def __init__(self, base: Workspace, audit: AuditWriter | None = None) -> None:
         # no super().__init__: nothing to open
         self.path = base.path
         self.con = base.con.cursor()
-        self.con.execute("SET TimeZone = 'UTC'")
         self._writer = audit
         self._transactions = 0
 
@@ -48,7 +49,16 @@ class RequestWorkspace(Workspace):
             self._writer.write(action, detail, actor)
 
 
-def get_ws(request: Request) -> Iterator[Workspace]:
+def utc_cursors(ws: Workspace) -> Workspace:
+    """``ws`` with UTC as the time zone of every cursor made from it (``SET GLOBAL``:
+    the database's default, for this process)."""
+    ws.con.execute("SET GLOBAL TimeZone = 'UTC'")
+    return ws
+
+
+# async: making and closing a cursor runs no statement, so no hop to a worker thread
+# (FastAPI runs sync dependencies there, two hops a request for one with yield).
+async def get_ws(request: Request) -> AsyncIterator[Workspace]:
     ws = RequestWorkspace(request.app.state.workspace, getattr(request.app.state, "audit", None))
     try:
         yield ws

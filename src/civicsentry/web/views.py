@@ -21,6 +21,7 @@ from ..service import explore, shared
 from ..service import report as _report
 from ..service import summary as _summary
 from ..service import users as _users
+from ..service.handles import with_handles
 from ..store import Workspace
 from .auth import User
 from .deps import Paging, page, window
@@ -94,19 +95,27 @@ def alert_list(
     rule: str | None,
 ) -> dict[str, Any]:
     alerts = optional("alerts")
-    if alerts is None or not explore.has_rows(ws, "alerts"):
-        return not_computed("No alerts yet: alert rules run with `civicsentry warn`.") | page(
-            request, [], 0, p
-        )
+    missing = "No alerts yet: alert rules run with `civicsentry warn`."
+    if alerts is None:
+        return not_computed(missing) | page(request, [], 0, p)
     filters: dict[str, Any] = {"status": status or None, "severity": severity or None, "rule": rule}
     items = alerts.list_alerts(ws, **filters, limit=p.limit, offset=p.offset)
-    total = alerts.count_alerts(ws, **filters)
+    # Asked only when the page is empty: a row found proves the table is not.
+    if not items and not explore.has_rows(ws, "alerts"):
+        return not_computed(missing) | page(request, [], 0, p)
+    total = counted(items, p) or alerts.count_alerts(ws, **filters)
     return page(request, items, total, p) | {
         "computed": True,
         "filters": filters,
         "statuses": list(alerts.STATUSES),
         "severities": list(alerts.SEVERITIES),
     }
+
+
+def counted(items: list[Any], p: Paging) -> int | None:
+    """How many match in all, when one page tells: a page that is neither empty nor
+    full is the last (None: count them)."""
+    return p.offset + len(items) if 0 < len(items) < p.limit else None
 
 
 def alert_detail(ws: Workspace, alert_id: int, user: User) -> dict[str, Any]:
@@ -177,24 +186,30 @@ def cluster_detail(
     request: Request, ws: Workspace, cluster_id: int, run_id: int | None, p: Paging, user: User
 ) -> dict[str, Any]:
     cluster_access(ws, cluster_id, run_id, user)
+    # One read of `runs` checks the run and gives the methods; handles are looked up
+    # for the page of members shown only.
     try:
-        c = _clusters.cluster_detail(ws, cluster_id, run_id)
+        rid, read = _clusters.clustered_runs(ws, run_id)
+        c = _clusters.cluster_row(ws, rid, cluster_id)
     except InvalidParams as e:
         raise NotFound(str(e)) from e
-    members = c.pop("members")
+    members = _clusters.members_of(ws, rid, cluster_id, handles=False)
     ws.audit("view.cluster", {"run_id": c["run_id"], "cluster_id": cluster_id}, user.username)
     return {
         "cluster": c,
         "delay_histogram": explore.delay_histogram(ws, c["run_id"], cluster_id),
-        "methods": run_params(ws, c["run_id"], c.get("clustering_run_id")),
+        "methods": run_params(ws, c["run_id"], c.get("clustering_run_id"), read=read),
         "share": share_targets(ws, user),
-        "members": page(request, window(members, p), len(members), p),
+        "members": page(request, with_handles(ws, window(members, p)), len(members), p),
     }
 
 
-def run_params(ws: Workspace, *run_ids: int | None) -> list[dict[str, Any]]:
-    """The ``runs`` rows (parameters, versions) that made a result."""
-    return explore.runs(ws, [int(r) for r in run_ids if r is not None])
+def run_params(
+    ws: Workspace, *run_ids: int | None, read: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The ``runs`` rows (parameters, versions) that made a result (``read``: rows of
+    ``runs`` already read, as ``explore.runs`` takes them)."""
+    return explore.runs(ws, [int(r) for r in run_ids if r is not None], read=read)
 
 
 # -- accounts --------------------------------------------------------------------------
@@ -218,7 +233,10 @@ def account_list(
         "platform": platform,
         "foreign_only": foreign_only,
     }
-    run_id = accounts.latest_signals_run_id(ws)
+    # One read of `runs` gives the latest signals run here and in top_accounts.
+    runs = explore.read_runs(ws, [accounts.RUN_STEP])
+    latest = [r["run_id"] for r in runs if r["name"] == accounts.RUN_NAME]
+    run_id = int(latest[0]) if latest else None  # as accounts.latest_signals_run_id
     rows = explore.signals_page(ws, run_id, limit=p.limit, offset=p.offset, **filters)
     # Asked only when the page is empty: a row found proves the table is not.
     if not rows and not explore.has_rows(ws, "account_signals"):
@@ -229,7 +247,11 @@ def account_list(
     bound = min(scores) if scores and None not in scores else min_score
     items = (
         accounts.top_accounts(
-            ws, account_ids=[a for a, _ in rows], limit=None, **(filters | {"min_score": bound})
+            ws,
+            account_ids=[a for a, _ in rows],
+            limit=None,
+            runs=runs,
+            **(filters | {"min_score": bound}),
         )
         if rows
         else []
@@ -287,7 +309,7 @@ def search(
     request: Request, ws: Workspace, p: Paging, user: User, **filters: Any
 ) -> dict[str, Any]:
     items = explore.search_posts(ws, **filters, limit=p.limit, offset=p.offset)
-    total = explore.count_posts(ws, **filters)
+    total = counted(items, p) or explore.count_posts(ws, **filters)
     if filters.get("q"):
         ws.audit("search.posts", {"q": filters["q"], "matches": total}, user.username)
     return page(request, items, total, p) | {"filters": filters}
