@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 import civicsentry
+from civicsentry.errors import NotFound
 from civicsentry.schema import SCHEMA_VERSION
 from civicsentry.service import accounts, explore
 from civicsentry.web.audit import AuditWriter
-from civicsentry.web.deps import RequestWorkspace
+from civicsentry.web.deps import RequestWorkspace, audited
 
 from .conftest import bearer
 from .scenario import FORMULA_TEXT, T0
@@ -133,6 +134,48 @@ def test_a_closed_writer_commits_what_was_pending(tmp_path: Path) -> None:
         assert ws.scalar("SELECT count(*) FROM audit_log WHERE action = 'test.view'") == 20
         with pytest.raises(RuntimeError, match="closed"):
             writer.write("test.view", {}, "ana")
+
+
+class _GatedWriter(AuditWriter):
+    """Commits only once the test opens the gate (or after 10 s)."""
+
+    def __init__(self, con: Any) -> None:
+        self.gate = threading.Event()
+        super().__init__(con)
+
+    def _commit(self, batch: Any) -> None:
+        self.gate.wait(10)
+        super()._commit(batch)
+
+
+def test_a_view_is_built_while_its_entry_is_committed(tmp_path: Path) -> None:
+    # `audited` hands the entry over and builds the answer meanwhile; leaving the
+    # block waits for the commit. Waiting first would find the entry already stored.
+    with civicsentry.open(tmp_path / "w.duckdb") as ws:
+        writer = _GatedWriter(ws.con)
+        w = RequestWorkspace(ws, writer)
+        count = "SELECT count(*) FROM audit_log WHERE action = 'test.view'"
+        try:
+            with audited(w, "test.view", {"id": 7}, "ana"):
+                assert w.scalar(count) == 0  # still pending while the view is built
+                writer.gate.set()
+            assert w.scalar(count) == 1  # committed before the answer leaves
+            with pytest.raises(NotFound), audited(w, "test.view", {"id": 8}, "ana"):
+                raise NotFound("no such thing")
+            writer.close()  # commits what is pending
+            assert w.scalar(count) == 2  # the failed look-up is recorded too
+        finally:
+            w.close()
+
+
+def test_a_look_up_of_an_unknown_account_is_recorded(
+    client: Any, ana: dict[str, str], ws: Any
+) -> None:
+    assert client.get("/api/accounts/x:nobody", headers=ana).status_code == 404
+    rows = ws.con.execute(
+        "SELECT actor, detail FROM audit_log WHERE action = 'view.account'"
+    ).fetchall()
+    assert ("ana", '{"account_id": "x:nobody"}') in rows
 
 
 def test_rows_as_dicts_are_the_relation_rows(app: Any) -> None:

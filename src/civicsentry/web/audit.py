@@ -29,6 +29,12 @@ class _Entry:
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
+    def wait(self) -> None:
+        """Return once committed; raise what made the commit fail."""
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+
 
 class AuditWriter:
     """Writes audit entries through a connection of its own, many per transaction."""
@@ -46,6 +52,11 @@ class AuditWriter:
 
     def write(self, action: str, detail: dict[str, Any], actor: str) -> None:
         """Store one entry (timestamped now); returns once it is committed."""
+        self.submit(action, detail, actor).wait()
+
+    def submit(self, action: str, detail: dict[str, Any], actor: str) -> _Entry:
+        """Hand one entry (timestamped now) to the writer; its ``wait()`` returns once it
+        is committed, so a request can build its answer meanwhile."""
         entry = _Entry(
             (datetime.now(UTC), actor, action, json.dumps(detail, default=str, sort_keys=True))
         )
@@ -54,9 +65,7 @@ class AuditWriter:
                 raise RuntimeError("the audit writer is closed")
             self._pending.append(entry)
             self._cond.notify()
-        entry.done.wait()
-        if entry.error is not None:
-            raise entry.error
+        return entry
 
     def close(self) -> None:
         """Commit what is pending and stop the thread."""

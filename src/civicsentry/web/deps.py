@@ -49,6 +49,23 @@ class RequestWorkspace(Workspace):
             self._writer.write(action, detail, actor)
 
 
+@contextmanager
+def audited(ws: Workspace, action: str, detail: dict[str, Any], actor: str) -> Iterator[None]:
+    """Record a view while the block builds its answer: the app's audit writer commits
+    the entry meanwhile, and leaving the block waits for that commit, so an answered
+    request is still always in the log but no longer waits for the commit after its
+    own reads (a view waited ~50 ms for it at 20 clients). Without a writer, or
+    inside a transaction, the entry is written at once."""
+    writer = ws._writer if isinstance(ws, RequestWorkspace) and not ws._transactions else None
+    if writer is None:
+        ws.audit(action, detail, actor)
+        yield
+        return
+    entry = writer.submit(action, detail, actor)
+    yield  # an error in the block is raised as it is; the entry is committed regardless
+    entry.wait()
+
+
 def utc_cursors(ws: Workspace) -> Workspace:
     """``ws`` with UTC as the time zone of every cursor made from it (``SET GLOBAL``:
     the database's default, for this process)."""

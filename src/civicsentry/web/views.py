@@ -24,7 +24,7 @@ from ..service import users as _users
 from ..service.handles import with_handles
 from ..store import Workspace
 from .auth import User
-from .deps import Paging, page, window
+from .deps import Paging, audited, page, window
 
 OPEN_STATUSES = ("new", "triaged", "escalated")
 
@@ -190,18 +190,22 @@ def cluster_detail(
     # for the page of members shown only.
     try:
         rid, read = _clusters.clustered_runs(ws, run_id)
-        c = _clusters.cluster_row(ws, rid, cluster_id)
     except InvalidParams as e:
         raise NotFound(str(e)) from e
-    members = _clusters.members_of(ws, rid, cluster_id, handles=False)
-    ws.audit("view.cluster", {"run_id": c["run_id"], "cluster_id": cluster_id}, user.username)
-    return {
-        "cluster": c,
-        "delay_histogram": explore.delay_histogram(ws, c["run_id"], cluster_id),
-        "methods": run_params(ws, c["run_id"], c.get("clustering_run_id"), read=read),
-        "share": share_targets(ws, user),
-        "members": page(request, with_handles(ws, window(members, p)), len(members), p),
-    }
+    # Recorded from here on, an unknown cluster id too: the log keeps who asked for what.
+    with audited(ws, "view.cluster", {"run_id": rid, "cluster_id": cluster_id}, user.username):
+        try:
+            c = _clusters.cluster_row(ws, rid, cluster_id)
+        except InvalidParams as e:
+            raise NotFound(str(e)) from e
+        members = _clusters.members_of(ws, rid, cluster_id, handles=False)
+        return {
+            "cluster": c,
+            "delay_histogram": explore.delay_histogram(ws, c["run_id"], cluster_id),
+            "methods": run_params(ws, c["run_id"], c.get("clustering_run_id"), read=read),
+            "share": share_targets(ws, user),
+            "members": page(request, with_handles(ws, window(members, p)), len(members), p),
+        }
 
 
 def run_params(
@@ -269,9 +273,25 @@ def account_detail(
     accounts = optional("accounts")
     steps = ["detect", _clusters.RUN_STEP] + ([accounts.RUN_STEP] if accounts else [])
     runs = explore.read_runs(ws, steps)
-    data = explore.account_overview(
-        ws, account_id, posts_limit=p.limit, posts_offset=p.offset, runs=runs
-    )
+    # Recorded while the view is built, an unknown account id too: the log keeps who
+    # looked for whom.
+    with audited(ws, "view.account", {"account_id": account_id}, user.username):
+        data = explore.account_overview(
+            ws, account_id, posts_limit=p.limit, posts_offset=p.offset, runs=runs
+        )
+        return _with_signals(request, ws, account_id, data, runs, accounts, p)
+
+
+def _with_signals(
+    request: Request,
+    ws: Workspace,
+    account_id: str,
+    data: dict[str, Any],
+    runs: list[dict[str, Any]],
+    accounts: ModuleType | None,
+    p: Paging,
+) -> dict[str, Any]:
+    """The account view's data with its signals and its page of posts."""
     posts = data.pop("posts")
     signals: dict[str, Any] = not_computed("Account signals are not computed yet.")
     if accounts is not None:
@@ -298,7 +318,6 @@ def account_detail(
             if explore.has_rows(ws, "account_signals"):
                 signals = not_computed(str(e))
     total = int(data["activity"]["posts"])
-    ws.audit("view.account", {"account_id": account_id}, user.username)
     return data | {"signals": signals, "posts": page(request, posts, total, p)}
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from .. import views
 from ..auth import CurrentUser, Staff
-from ..deps import WS, PagingDep
+from ..deps import WS, PagingDep, audited
 
 router = APIRouter(tags=["alerts"])
 
@@ -34,8 +34,8 @@ def list_alerts(
 @router.get("/alerts/{alert_id}", summary="One alert with its evidence and history")
 def get_alert(alert_id: int, ws: WS, user: CurrentUser) -> dict[str, Any]:
     """Partners see an alert only when it was shared with their group (below TLP:RED)."""
-    data = views.alert_detail(ws, alert_id, user)
-    ws.audit("view.alert", {"alert_id": alert_id}, user.username)
+    with audited(ws, "view.alert", {"alert_id": alert_id}, user.username):
+        data = views.alert_detail(ws, alert_id, user)
     return data
 
 

@@ -15,7 +15,7 @@ from ...service import privacy as _privacy
 from ...service import users as _users
 from .. import auth, views
 from ..auth import Admin, CurrentUser, Staff
-from ..deps import WS, PagingDep
+from ..deps import WS, PagingDep, audited
 from .render import render
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -96,8 +96,8 @@ def alerts(
 
 @router.get("/alerts/{alert_id}")
 def alert(request: Request, alert_id: int, ws: WS, user: CurrentUser) -> Response:
-    data = views.alert_detail(ws, alert_id, user)
-    ws.audit("view.alert", {"alert_id": alert_id}, user.username)
+    with audited(ws, "view.alert", {"alert_id": alert_id}, user.username):
+        data = views.alert_detail(ws, alert_id, user)
     return render(request, "alert.html", data)
 
 
