@@ -10,7 +10,9 @@ its own process (whole-process wall time, as a user would see it):
   into a fresh workspace; its own ingest and detect times are reported too.
 
 The directed edges (source, target, weight) must be identical, or the script fails.
-Each is timed ``--runs`` times (median reported). With ``--default`` it also times our
+Each is timed ``--runs`` times (median reported), wall time and CPU seconds (user +
+system of each tool's processes, children included: on a shared machine the CPU figures
+compare better than the wall times). With ``--default`` it also times our
 default detection (semantics civicsentry: repost + url + hashtag, significance) on the
 simulated input, with peak memory.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -77,13 +80,20 @@ print(json.dumps({"detect": t1 - t0, "peak_rss": peak[0], "networks": s.networks
 """
 
 
-def run(cmd: list[str]) -> tuple[float, str]:
-    t = time.perf_counter()
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system of the process and the processes it
+    waited for: on a shared machine these compare better than wall time) and stdout."""
+    t, c = time.perf_counter(), _children_cpu()
     p = subprocess.run(cmd, capture_output=True, text=True)
-    dt = time.perf_counter() - t
+    dt, cpu = time.perf_counter() - t, _children_cpu() - c
     if p.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-3000:]}")
-    return dt, p.stdout
+    return dt, cpu, p.stdout
 
 
 # -- inputs in the toolkit's CSV -------------------------------------------------------------
@@ -125,12 +135,12 @@ def simulated(n: int, work: Path) -> Path:
 # -- the two tools ----------------------------------------------------------------------------
 
 
-def toolkit(csv: Path, window: int, work: Path) -> tuple[float, Path]:
+def toolkit(csv: Path, window: int, work: Path) -> tuple[float, float, Path]:
     db = work / "cnt.db"
     db.unlink(missing_ok=True)
     mod = [PY, "-m", "coordination_network_toolkit", str(db)]
-    t1, _ = run([*mod, "preprocess", "--format", "csv", str(csv)])
-    t2, _ = run(
+    t1, c1, _ = run([*mod, "preprocess", "--format", "csv", str(csv)])
+    t2, c2, _ = run(
         [
             *mod,
             "compute",
@@ -143,7 +153,7 @@ def toolkit(csv: Path, window: int, work: Path) -> tuple[float, Path]:
             "2",
         ]
     )
-    return t1 + t2, db
+    return t1 + t2, c1 + c2, db
 
 
 def toolkit_edges(db: Path) -> set[tuple[str, str, int]]:
@@ -154,12 +164,12 @@ def toolkit_edges(db: Path) -> set[tuple[str, str, int]]:
     return {(str(a), str(b), int(w)) for a, b, w in rows}
 
 
-def ours(csv: Path, window: int, work: Path) -> tuple[float, dict[str, float], Path]:
+def ours(csv: Path, window: int, work: Path) -> tuple[float, float, dict[str, float], Path]:
     ws = work / "ours.duckdb"
     for p in (ws, Path(str(ws) + ".wal")):
         p.unlink(missing_ok=True)
-    dt, out = run([PY, "-c", OURS, str(csv), str(ws), str(window)])
-    return dt, json.loads(out.strip().splitlines()[-1]), ws
+    dt, cpu, out = run([PY, "-c", OURS, str(csv), str(ws), str(window)])
+    return dt, cpu, json.loads(out.strip().splitlines()[-1]), ws
 
 
 def our_edges(ws: Path) -> set[tuple[str, str, int]]:
@@ -174,12 +184,14 @@ def our_edges(ws: Path) -> set[tuple[str, str, int]]:
 
 
 def compare(name: str, csv: Path, window: int, runs: int, work: Path) -> dict[str, object]:
-    theirs_t, ours_t, parts = [], [], []
+    theirs_t, ours_t, theirs_cpu, ours_cpu, parts = [], [], [], [], []
     for _ in range(runs):
-        t, db = toolkit(csv, window, work)
+        t, cpu, db = toolkit(csv, window, work)
         theirs_t.append(t)
-        t, inner, ws = ours(csv, window, work)
+        theirs_cpu.append(cpu)
+        t, cpu, inner, ws = ours(csv, window, work)
         ours_t.append(t)
+        ours_cpu.append(cpu)
         parts.append(inner)
     a, b = toolkit_edges(db), our_edges(ws)
     if a != b:
@@ -193,6 +205,8 @@ def compare(name: str, csv: Path, window: int, runs: int, work: Path) -> dict[st
         "directed_edges": len(a),
         "toolkit_s": statistics.median(theirs_t),
         "ours_s": statistics.median(ours_t),
+        "toolkit_cpu_s": statistics.median(theirs_cpu),
+        "ours_cpu_s": statistics.median(ours_cpu),
         "ours_ingest_s": statistics.median(p["ingest"] for p in parts),
         "ours_detect_s": statistics.median(p["detect"] for p in parts),
     }
@@ -208,7 +222,7 @@ def default_detection(posts: Path, work: Path, runs: int) -> dict[str, object]:
         ingest_files(w, [posts])
         w.close()
     results = [
-        json.loads(run([PY, "-c", DEFAULT, str(ws)])[1].strip().splitlines()[-1])
+        json.loads(run([PY, "-c", DEFAULT, str(ws)])[2].strip().splitlines()[-1])
         for _ in range(runs)
     ]
     return {
@@ -252,15 +266,17 @@ def main() -> None:
     )
     print(
         "| input | rows | directed edges | toolkit (preprocess + compute) | CivicSentry "
-        "(ingest + detect + store) | of which detect | speed-up |"
+        "(ingest + detect + store) | of which detect | speed-up | CPU s toolkit / ours |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         print(
             f"| {r['input']} | {r['rows']:,} | {r['directed_edges']:,} | {r['toolkit_s']:.2f} s "
             f"| {r['ours_s']:.2f} s | {r['ours_detect_s']:.2f} s "
-            f"| {r['toolkit_s'] / r['ours_s']:.1f}× |"
+            f"| {r['toolkit_s'] / r['ours_s']:.1f}× "
+            f"| {r['toolkit_cpu_s']:.1f} / {r['ours_cpu_s']:.1f} |"
         )
+    print(f"\nload average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.default and posts is not None:
         d = default_detection(posts, work, args.runs)
         print("\n#### default detection (repost + url + hashtag, significance)\n")

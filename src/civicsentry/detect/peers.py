@@ -144,12 +144,14 @@ def cnt_edges(
     # window of account_a's share (its previous share came earlier than that window), so
     # account_a's message has a partner in account_b on exactly this one row of the
     # object: counting the flag counts each message once, without a distinct count.
+    # Messages with several objects of the type (``multi``) are counted below instead:
+    # their ``solo_ts`` is sweep.NEVER, so no flag is set for them (sweep.shares_sql).
     lo = "a.aid < b.aid"
-    later_first = f"coalesce(b.prev_ts < a.ts - {window_us}, true)"
-    earlier_first = f"coalesce(a.prev_ts < b.ts - {window_us}, true)"
+    later_first = "b.prev_end < a.solo_ts"
+    earlier_first = "a.prev_end < b.solo_ts"
     pair = f"least(a.aid, b.aid) * {PAIR_SHIFT} + greatest(a.aid, b.aid) AS pair"
-    f_ab = f"(CASE WHEN {lo} THEN {later_first} AND NOT a.multi ELSE {earlier_first} AND NOT b.multi END)"
-    f_ba = f"(CASE WHEN {lo} THEN {earlier_first} AND NOT b.multi ELSE {later_first} AND NOT a.multi END)"
+    f_ab = f"(CASE WHEN {lo} THEN {later_first} ELSE {earlier_first} END)"
+    f_ba = f"(CASE WHEN {lo} THEN {earlier_first} ELSE {later_first} END)"
     rows = pairs_sql(
         shares,
         d,

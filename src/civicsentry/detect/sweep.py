@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from ..errors import InvalidParams
 from .dialect import Dialect
 
+#: A time before any share (microseconds, far below year 1, far from overflow when a
+#: window is added): "no previous share", and the time of a share that never counts.
+NEVER = -(2**62)
+
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
@@ -111,12 +115,18 @@ def shares_sql(
     post_join = f"\n      JOIN {posts} pd ON pd.post_id = s.post_id" if posts else ""
     extra = ""
     if posts:
-        # ``prev_ts``: the same account's previous share of this object; ``multi``: the
-        # post carries several objects of this type. peers.cnt_edges counts a message
-        # once per partner account with them, without a distinct count.
+        # ``prev_end``: the end of the window of the same account's previous share of
+        # this object (``NEVER`` + window without one); ``multi``: the post carries
+        # several objects of this type; ``solo_ts``: the time, or ``NEVER`` for such a
+        # post. peers.cnt_edges counts a message once per partner account with them,
+        # without a distinct count: share b is the first of its account inside the
+        # window of a single-object share a exactly when b.prev_end < a.solo_ts.
+        # Precomputed once per share, so that each of the (many more) share pairs needs
+        # one comparison per direction.
         extra += (
-            f", pd.pk, lag({ts}) OVER (PARTITION BY o.oid, a.aid ORDER BY {ts}, s.post_id) "
-            "AS prev_ts, count(*) OVER (PARTITION BY pd.pk) > 1 AS multi"
+            f", pd.pk, coalesce(lag({ts}) OVER (PARTITION BY o.oid, a.aid "
+            f"ORDER BY {ts}, s.post_id), {NEVER}) + {int(window_us)} AS prev_end, "
+            "count(*) OVER (PARTITION BY pd.pk) > 1 AS multi"
         )
     if with_content:
         extra += f", {content_key_sql()} AS content, o.object_id AS object_id"
@@ -134,16 +144,17 @@ def shares_sql(
       WINDOW w AS (PARTITION BY o.oid ORDER BY {ts}, a.aid, s.post_id)
     """
     bucket = dialect.idiv("x.ts", str(max(window_us, 1)))
+    solo = f", CASE WHEN x.multi THEN {NEVER} ELSE x.ts END AS solo_ts" if posts else ""
     if not cap:
         return (
-            f"SELECT x.*, CAST(NULL AS BIGINT) AS k, false AS capped, {bucket} AS tb, "
+            f"SELECT x.*{solo}, CAST(NULL AS BIGINT) AS k, false AS capped, {bucket} AS tb, "
             f"0 AS rb FROM ({base}) x"
         )
     viral = f"p.n_accounts >= {cap.viral_accounts}"
     k = f"(CASE WHEN {viral} THEN {cap.viral_partners} ELSE {cap.partners} END)"
     lead = f"(CASE WHEN {viral} THEN x.lead_v ELSE x.lead_k END)"
     return f"""
-    SELECT x.oid, x.aid, x.ts, x.rn{", x.pk, x.prev_ts, x.multi" if posts else ""}
+    SELECT x.oid, x.aid, x.ts, x.rn{", x.pk, x.prev_end, x.multi" + solo if posts else ""}
            {", x.content, x.object_id" if with_content else ""},
            {k} AS k, coalesce({lead} - x.ts <= {window_us}, false) AS capped,
            {bucket} AS tb, {dialect.idiv("x.rn - 1", k)} AS rb
