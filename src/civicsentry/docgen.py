@@ -35,7 +35,11 @@ file, position (line, row or element number) and reason, and for every file
 undecodable bytes, JSON nested too deeply and rows with the wrong number of fields are
 quarantined; a file that cannot be read at all (unknown format, missing columns,
 corrupt compression header) gets a one-line error and the other files go on.
-`--strict` makes any bad record fail its file, storing nothing of it.
+`--strict` makes any bad record fail its file, storing nothing of it. A large file
+(2M posts or more that at least doubles the workspace) is stored without the index on
+`posts.account_id`, which is built again right after its commit, so memory does not
+grow with the file; if the process dies in between, the next writable open of the
+workspace builds the missing index.
 
 Detection order (the first adapter that accepts a file reads it):
 """

@@ -21,7 +21,7 @@ import duckdb
 from . import __version__
 from .errors import SchemaVersionMismatch, WorkspaceError
 from .migrations import migrate
-from .schema import SCHEMA_VERSION, TABLES
+from .schema import SCHEMA_VERSION, TABLES, Table
 
 log = logging.getLogger("civicsentry")
 
@@ -97,6 +97,8 @@ class Workspace:
                     "UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)]
                 )
             log.info("migrated %s from schema %s to %s", self.path, version, SCHEMA_VERSION)
+        if not read_only:
+            ensure_indexes(self)
 
     @property
     def schema_version(self) -> int:
@@ -164,6 +166,36 @@ class Workspace:
 
     def table(self, name: str) -> duckdb.DuckDBPyRelation:
         return self.con.table(name)
+
+
+def ensure_indexes(ws: Workspace) -> list[str]:
+    """Build the schema's indexes that are missing, in one transaction; returns their
+    names. Ingest drops the index of ``posts`` to publish a large file and builds it
+    again after the file's commit; a crash in between leaves it missing, and opening the
+    workspace for writing builds it (readers would otherwise scan the table)."""
+    present = {r[0] for r in ws.con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+    missing = [
+        (name, ddl)
+        for table in TABLES
+        for name, ddl in zip(_index_names(table), table.index_ddl(), strict=True)
+        if name not in present
+    ]
+    if missing:
+        with ws.transaction():
+            for _, ddl in missing:
+                ws.con.execute(ddl)
+        log.info("built missing indexes: %s", ", ".join(n for n, _ in missing))
+    return [n for n, _ in missing]
+
+
+def drop_indexes(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Drop ``table``'s own indexes (not its keys); ``ensure_indexes`` builds them again."""
+    for name in _index_names(table):
+        con.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def _index_names(table: Table) -> list[str]:
+    return [f"{table.name}_{c}_idx" for c in table.indexes]  # as Table.index_ddl names them
 
 
 @contextmanager

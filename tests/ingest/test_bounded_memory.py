@@ -46,10 +46,11 @@ def test_url_cache_is_bounded() -> None:
 
 
 def test_publishing_gets_the_memory_its_indexes_need(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    # Staging streams under the small ingest limit; the publishing transaction inserts the
-    # whole file into indexed tables, whose new index entries DuckDB holds in memory until
-    # the commit (10M X API v2 posts failed at 400 MB). It runs under its own limit, sized
-    # to the posts it publishes, and the ingest's limit is back for the next file.
+    # Staging streams under the small ingest limit. A large file into an empty table is
+    # published without the posts index, under that same limit; a small file into a
+    # larger table appends to the index, whose entries DuckDB holds in memory until the
+    # commit (and loads whole), under a limit sized to the table. The ingest's limit is
+    # back for the next file, and the caller's afterwards.
     import civicsentry
     from civicsentry.service import ingest as service
 
@@ -63,21 +64,29 @@ def test_publishing_gets_the_memory_its_indexes_need(tmp_path: Path, monkeypatch
         return keep(con, staged)
 
     monkeypatch.setattr(service, "_keep_first_new", spy)
-    csv = tmp_path / "posts.csv"
-    csv.write_text(
+    monkeypatch.setattr(service, "REBUILD_MIN_POSTS", 2)  # the first file counts as large
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(
+        "post_id,account_id,created_at,text\nx:1,x:a,2024-01-01T00:00:00Z,hello\n"
+        "x:2,x:a,2024-01-01T00:00:01Z,again\n",
+        encoding="utf-8",
+    )
+    second.write_text(
         "post_id,account_id,created_at,text\nx:1,x:a,2024-01-01T00:00:00Z,hello\n",
         encoding="utf-8",
     )
     with civicsentry.open(tmp_path / "ws.duckdb") as ws:
         ws.con.execute("SET memory_limit = '3GB'")
         before = ws.scalar("SELECT current_setting('memory_limit')")
-        service.ingest_files(ws, [csv, csv])
-        assert ws.scalar("SELECT count(*) FROM posts") == 1
+        service.ingest_files(ws, [first, second])
+        assert ws.scalar("SELECT count(*) FROM posts") == 2
         assert ws.scalar("SELECT current_setting('memory_limit')") == before
     probe = duckdb.connect()
-    probe.execute(f"SET memory_limit = '{service.publish_memory_limit(1)}'")
-    publish = probe.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    assert seen == [("publish", publish)] * 2
+    limits = []
+    for limit in (f"{service.INGEST_MEMORY_MB}MB", service.publish_memory_limit(2 + 1)):
+        probe.execute(f"SET memory_limit = '{limit}'")
+        limits.append(probe.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    assert seen == [("publish", limits[0]), ("publish", limits[1])]
 
 
 def test_the_publishing_limit_grows_with_the_posts_published() -> None:

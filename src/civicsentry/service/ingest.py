@@ -32,8 +32,8 @@ from ..ingest import detect_adapter, get_adapter
 from ..ingest.base import RAW_MAX, Adapter, Bad, Batch, Options
 from ..ingest.prepare import prepare_accounts, prepare_posts
 from ..ingest.readers import sample
-from ..schema import ACCOUNTS, POST_KINDS
-from ..store import Workspace, duckdb_settings
+from ..schema import ACCOUNTS, POST_KINDS, POSTS
+from ..store import Workspace, drop_indexes, duckdb_settings, ensure_indexes
 
 log = logging.getLogger("civicsentry")
 
@@ -43,19 +43,45 @@ FLUSH_ROWS = 250_000  # posts buffered before one write: bounded memory, few ind
 # buys little speed (measured: the same time on 10M Parquet posts, 5-10 % on X API v2
 # pages) but would grow the process with the file until the cache is full.
 INGEST_MEMORY_MB = 400
-# Publishing moves the whole file in one transaction, and DuckDB keeps the index entries
-# a transaction inserts (posts by account, the accounts' primary key) in memory it cannot
-# spill until the commit: 10M X API v2 posts failed at 400 MB. Publishing gets the
-# ingest's limit plus room for those entries, sized to the posts published (measured:
-# 25 bytes a post for the index on posts.account_id; the rest is margin). A fixed larger
-# limit would be used as cache as well, and memory would grow with the file.
+# DuckDB keeps the index entries a transaction inserts in memory it cannot spill until
+# the commit, and appending to an indexed table loads the table's whole index (25 bytes a
+# post for the index on posts.account_id; 10M posts failed at 400 MB). A file that is
+# large beside the table is therefore published without that index, under the ingest's
+# own limit, and the index is built again afterwards from the stored table (bulk, in its
+# own transaction; a crash in between is repaired when the workspace is next opened). A
+# small file goes into the indexed table, under a limit that holds the whole index.
 PUBLISH_BYTES_PER_POST = 60
+# Building the index from the stored table needs its entries and little else (measured:
+# 10M posts under 400 MB, 315 MB resident); more would only be used as cache.
+INDEX_BYTES_PER_POST = 40
 ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
 
 
 def publish_memory_limit(posts: int) -> str:
-    """DuckDB's memory limit for publishing ``posts`` staged posts (see above)."""
+    """DuckDB's memory limit for appending a file to the indexed ``posts`` table, which
+    will then hold ``posts`` posts (see above)."""
     return f"{INGEST_MEMORY_MB + -(-posts * PUBLISH_BYTES_PER_POST // 1_000_000)}MB"
+
+
+def index_memory_limit(posts: int) -> str:
+    """DuckDB's memory limit for building the index of a ``posts`` table of ``posts``."""
+    return f"{max(INGEST_MEMORY_MB, -(-posts * INDEX_BYTES_PER_POST // 1_000_000))}MB"
+
+
+#: Files of fewer posts append to the index: its entries then cost less memory (60 bytes
+#: a post of limit, 120 MB at 2M) than building it again costs time (0.6-0.9 CPU s per
+#: 1M posts, where appending to it costs almost nothing more than the insert).
+REBUILD_MIN_POSTS = 2_000_000
+
+
+def rebuilds_index(staged: int, stored: int) -> bool:
+    """Whether ``staged`` posts are published without the index of ``posts`` (which holds
+    ``stored``), and the index built again afterwards: when the file is large and at
+    least doubles the table. Building an index is one pass over the table (10M posts:
+    ~8 CPU s), and the table at least doubles between two builds, so all the builds of
+    a workspace cost at most twice the last one; a small file into a big table keeps
+    the index and appends to it."""
+    return staged >= REBUILD_MIN_POSTS and staged >= stored
 
 
 #: The per-file counts, in the order they are reported.
@@ -277,8 +303,12 @@ def _ingest_one(
             "encoding": options.encoding,
             "strict": strict,
         }
-        limit = publish_memory_limit(valid)
+        stored = int(ws.scalar("SELECT count(*) FROM posts"))
+        rebuild = rebuilds_index(valid, stored)
+        limit = f"{INGEST_MEMORY_MB}MB" if rebuild else publish_memory_limit(stored + valid)
         with duckdb_settings(con, {"memory_limit": limit}), ws.transaction():
+            if rebuild:
+                drop_indexes(con, POSTS)
             staged = stage.name("posts")
             counts["rows_stored"] = _keep_first_new(con, staged)
             counts["rows_duplicate"] = valid - counts["rows_stored"]
@@ -302,6 +332,11 @@ def _ingest_one(
             )
             stage.drop(con)
         published = True
+        if rebuild:
+            with duckdb_settings(
+                con, {"memory_limit": index_memory_limit(stored + counts["rows_stored"])}
+            ):
+                ensure_indexes(ws)
     except InputError as e:
         if isinstance(e, BadInputFile | StrictModeViolation):
             raise
@@ -469,12 +504,20 @@ def _stage_posts(con, source: str, stage: _Stage, posts: pa.Table, *, seq: int) 
 
 def _keep_first_new(con, staged: str) -> int:  # type: ignore[no-untyped-def]
     """Reduce the staged posts to the first occurrence in the file of each qualified id
-    not already in ``posts``; returns how many remain. One grouping
-    over the file, which DuckDB spills to disk under its memory limit."""
+    not already in ``posts``; returns how many remain.
+
+    One grouping over the file, which DuckDB spills to disk under its memory limit, and
+    joins that hold only the repeats: a join against every staged row's rank (``seq NOT
+    IN``) or every stored id (``post_id IN posts``) holds the whole file or table in
+    memory (it ran out of 400 MB at 10M posts in one of two runs)."""
+    con.execute(f"""
+        DELETE FROM {staged} s USING (
+            SELECT post_id, min(seq) AS first FROM {staged} GROUP BY post_id HAVING count(*) > 1
+        ) r
+        WHERE s.post_id = r.post_id AND s.seq <> r.first""")
     con.execute(f"""
         DELETE FROM {staged}
-        WHERE seq NOT IN (SELECT min(seq) FROM {staged} GROUP BY post_id)
-           OR post_id IN (SELECT post_id FROM posts)""")
+        WHERE post_id IN (SELECT post_id FROM {staged} JOIN posts USING (post_id))""")
     return int(con.execute(f"SELECT count(*) FROM {staged}").fetchall()[0][0])
 
 
