@@ -26,7 +26,9 @@ following, posts_count, verified, description, location.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,3 +156,19 @@ def truncate(raw: str | bytes) -> str:
     if isinstance(raw, bytes):
         raw = raw[: RAW_MAX * 4].decode("utf-8", errors="replace")
     return raw[:RAW_MAX]
+
+
+@contextmanager
+def no_collection() -> Iterator[None]:
+    """No cyclic garbage collection while a block of records is parsed: records become
+    dicts, lists or structs that hold no cycles, but their allocations trigger
+    collections that walk the whole heap (a third of the time of parsing X API v2
+    pages, a fifth of reading JSON Lines). Switched back on when the block ends, so
+    never across a ``yield``."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

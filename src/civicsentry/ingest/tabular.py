@@ -15,7 +15,19 @@ import pyarrow.parquet as pq
 
 from ..errors import BadInputFile, MissingColumns
 from ..normalise import parse_time
-from .base import LIST, RAW_ACCOUNTS, RAW_POSTS, TS, Adapter, Bad, Batch, Options, Sample, truncate
+from .base import (
+    LIST,
+    RAW_ACCOUNTS,
+    RAW_POSTS,
+    TS,
+    Adapter,
+    Bad,
+    Batch,
+    Options,
+    Sample,
+    no_collection,
+    truncate,
+)
 from .readers import CsvRows, is_parquet, iter_json_lines, read_head
 
 REQUIRED = ("post_id", "account_id", "created_at")
@@ -186,17 +198,22 @@ def read_posts(path: Path, options: Options) -> Iterator[Batch]:
     if is_parquet(path):
         yield from _read_parquet_posts(path, options)
         return
-    posts: list[dict[str, Any]] = []
-    bad: list[Bad] = []
-    for item in _records(path, options, REQUIRED):
-        if isinstance(item, Bad):
-            bad.append(item)
-        else:
-            posts.append(row_to_post(item[1], item[0], options))
-        if len(posts) + len(bad) >= options.batch_size:
-            yield Batch(posts=posts, bad=bad)
-            posts, bad = [], []
-    yield Batch(posts=posts, bad=bad)
+    records = _records(path, options, REQUIRED)
+    more = True
+    while more:
+        posts: list[dict[str, Any]] = []
+        bad: list[Bad] = []
+        more = False
+        with no_collection():
+            for item in records:
+                if isinstance(item, Bad):
+                    bad.append(item)
+                else:
+                    posts.append(row_to_post(item[1], item[0], options))
+                if len(posts) + len(bad) >= options.batch_size:
+                    more = True
+                    break
+        yield Batch(posts=posts, bad=bad)
 
 
 def read_accounts(path: Path, options: Options) -> Iterator[Batch]:

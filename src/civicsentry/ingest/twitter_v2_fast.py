@@ -20,9 +20,7 @@ orjson rejects and msgspec does not look at.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
 import msgspec
@@ -32,7 +30,7 @@ import pyarrow.compute as pc
 from msgspec import UNSET, Struct, UnsetType
 
 from ..normalise import parse_time
-from .base import TS
+from .base import TS, no_collection
 
 # -- what is decoded: only the fields that are stored -------------------------------------
 # `None` defaults: a JSON null reads like a missing key, as `dict.get` does in twitter_v2.
@@ -219,20 +217,6 @@ def _kind(refs: list[_Ref]) -> tuple[str, str | None]:
     return "post", None
 
 
-@contextmanager
-def _no_collection() -> Iterator[None]:
-    """No cyclic garbage collection while a block is parsed: the structs are untracked
-    and hold no cycles, but their allocations trigger collections that walk the whole
-    heap (a third of the parsing time). Switched back on after each block."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class Profiles:
     """The users of one file's pages, decoded once per distinct JSON text, and the profile
     last handed out for each account, so that a block hands out only the profiles that
@@ -293,7 +277,8 @@ def parse_pages(
     are those whose profile ``profiles`` (of the file; by default, of this block alone)
     has not handed out as the last one (and they are recorded as handed out)."""
     profiles = Profiles() if profiles is None else profiles
-    with _no_collection():
+    # The structs are untracked and hold no cycles (a third of the parsing time).
+    with no_collection():
         rejected = set(linenos) - _valid_utf8(linenos, lines)
         pages: list[tuple[int, _Page]] = []
         for lineno, line in zip(linenos, lines, strict=True):
