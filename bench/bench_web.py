@@ -377,7 +377,7 @@ def main() -> None:
                 f"{args.clients} concurrent clients with their own API tokens for {args.seconds:g} s "
                 f"after a warm-up, each cycling through list and detail endpoints. "
                 f"{os.cpu_count()} cores, Python {platform.python_version()}; load average at the end "
-                f"{load_avg:.1f} (the machine was shared with other work).",
+                f"{load_avg:.1f} (the benchmark's own clients and server included).",
                 "",
                 *rows,
                 "",
