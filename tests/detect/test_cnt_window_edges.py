@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .conftest import edges, load, run, shares
-from .test_peers import _cnt_brute_force
+from .test_peers import cnt_detected_and_defined
 
 
 def test_previous_share_exactly_a_window_earlier(con: duckdb.DuckDBPyConnection) -> None:
@@ -48,23 +48,5 @@ def test_cnt_small_windows_match_the_definition(
     posts: list[tuple[str, list[str], int]], window: int
 ) -> None:
     # Times that fall exactly on window edges often (small integers, windows 0 and 2 s).
-    rows = [
-        (acc, "url", obj, float(t), f"p{i}")
-        for i, (acc, objs, t) in enumerate(posts)
-        for obj in objs
-    ]
-    want = _cnt_brute_force(rows, window)
-    c = duckdb.connect()
-    c.execute("SET TimeZone = 'UTC'")
-    try:
-        load(c, rows)
-        r = run(c, semantics="cnt", object_types=["url"], windows=f"{window}s")
-        got = {}
-        for a, b, wab, wba in edges(c, r, "url", "weight_ab, weight_ba"):
-            if wab is not None:
-                got[(a, b)] = wab
-            if wba is not None:
-                got[(b, a)] = wba
-    finally:
-        c.close()
+    got, want = cnt_detected_and_defined(posts, window)
     assert got == want

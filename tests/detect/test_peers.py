@@ -275,6 +275,32 @@ def _cnt_brute_force(rows: list[Action], window: float) -> dict[tuple[str, str],
     return {k: len(v) for k, v in out.items()}
 
 
+def cnt_detected_and_defined(
+    posts: list[tuple[str, list[str], int]], window: int
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """cnt's directed weights of ``posts`` (account, URLs, second) as detected, and as
+    the brute-force definition gives them."""
+    rows = [
+        (acc, "url", obj, float(t), f"p{i}")
+        for i, (acc, objs, t) in enumerate(posts)
+        for obj in objs
+    ]
+    c = duckdb.connect()
+    c.execute("SET TimeZone = 'UTC'")
+    try:
+        load(c, rows)
+        r = run(c, semantics="cnt", object_types=["url"], windows=f"{window}s")
+        got = {}
+        for a, b, wab, wba in edges(c, r, "url", "weight_ab, weight_ba"):
+            if wab is not None:
+                got[(a, b)] = wab
+            if wba is not None:
+                got[(b, a)] = wba
+    finally:
+        c.close()
+    return got, _cnt_brute_force(rows, window)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
@@ -291,23 +317,5 @@ def _cnt_brute_force(rows: list[Action], window: float) -> dict[tuple[str, str],
 def test_cnt_matches_its_definition(posts: list[tuple[str, list[str], int]], window: int) -> None:
     # Posts with repeated shares of one object, several objects per post, equal
     # timestamps and windows that hold several of them: the row-counting shortcut must equal the definition.
-    rows = [
-        (acc, "url", obj, float(t), f"p{i}")
-        for i, (acc, objs, t) in enumerate(posts)
-        for obj in objs
-    ]
-    want = _cnt_brute_force(rows, window)
-    c = duckdb.connect()
-    c.execute("SET TimeZone = 'UTC'")
-    try:
-        load(c, rows)
-        r = run(c, semantics="cnt", object_types=["url"], windows=f"{window}s")
-        got = {}
-        for a, b, wab, wba in edges(c, r, "url", "weight_ab, weight_ba"):
-            if wab is not None:
-                got[(a, b)] = wab
-            if wba is not None:
-                got[(b, a)] = wba
-    finally:
-        c.close()
+    got, want = cnt_detected_and_defined(posts, window)
     assert got == want
