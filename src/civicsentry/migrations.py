@@ -104,8 +104,8 @@ def _rewrite(con: duckdb.DuckDBPyConnection, table: schema.Table, old: str) -> N
     """Store ``table`` again as its ``ddl`` now says (DuckDB cannot change a column's
     storage in place): renamed to ``old``, created anew, rows copied in their order,
     ``old`` dropped, indexes built again."""
-    for c in table.indexes:  # an index would block the rename (named as Table.index_ddl)
-        con.execute(f"DROP INDEX IF EXISTS {table.name}_{c}_idx")
+    for name in table.index_names():  # an index would block the rename
+        con.execute(f"DROP INDEX IF EXISTS {name}")
     con.execute(f"ALTER TABLE {table.name} RENAME TO {old}")
     create, *indexes = table.ddl().split(";\n")
     con.execute(create)

@@ -65,10 +65,14 @@ class Table:
         create = f"CREATE TABLE IF NOT EXISTS {self.name} (\n  " + ",\n  ".join(cols) + "\n)"
         return ";\n".join([create, *self.index_ddl()])
 
+    def index_names(self) -> list[str]:
+        """The names of the table's own indexes (not its keys), one per ``indexes``."""
+        return [f"{self.name}_{c}_idx" for c in self.indexes]
+
     def index_ddl(self) -> list[str]:
         return [
-            f'CREATE INDEX IF NOT EXISTS {self.name}_{c}_idx ON {self.name} ("{c}")'
-            for c in self.indexes
+            f'CREATE INDEX IF NOT EXISTS {name} ON {self.name} ("{c}")'
+            for name, c in zip(self.index_names(), self.indexes, strict=True)
         ]
 
 

@@ -177,7 +177,7 @@ def ensure_indexes(ws: Workspace) -> list[str]:
     missing = [
         (name, ddl)
         for table in TABLES
-        for name, ddl in zip(_index_names(table), table.index_ddl(), strict=True)
+        for name, ddl in zip(table.index_names(), table.index_ddl(), strict=True)
         if name not in present
     ]
     if missing:
@@ -190,12 +190,8 @@ def ensure_indexes(ws: Workspace) -> list[str]:
 
 def drop_indexes(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     """Drop ``table``'s own indexes (not its keys); ``ensure_indexes`` builds them again."""
-    for name in _index_names(table):
+    for name in table.index_names():
         con.execute(f"DROP INDEX IF EXISTS {name}")
-
-
-def _index_names(table: Table) -> list[str]:
-    return [f"{table.name}_{c}_idx" for c in table.indexes]  # as Table.index_ddl names them
 
 
 @contextmanager
