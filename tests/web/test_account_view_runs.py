@@ -16,6 +16,7 @@ import pytest
 import civicsentry
 from civicsentry import migrations
 from civicsentry.errors import InvalidParams, WorkspaceError
+from civicsentry.schema import POSTS, Table
 from civicsentry.service import accounts, explore
 from civicsentry.service import clusters as clusters_service
 
@@ -116,14 +117,22 @@ def storage(ws: Any, column: str) -> set[str]:
     }
 
 
+def stored_as_duckdb_chooses(ws: Any, table: Table) -> None:
+    """``table`` as a workspace stored it before a migration that forces a compression:
+    the same rows in a table created without it, its indexes built again."""
+    for name in table.index_names():
+        ws.con.execute(f"DROP INDEX {name}")
+    ws.con.execute(f"CREATE TABLE old_{table.name} AS SELECT * FROM {table.name}")
+    ws.con.execute(f"DROP TABLE {table.name}")
+    ws.con.execute(f"ALTER TABLE old_{table.name} RENAME TO {table.name}")
+    for ddl in table.index_ddl():
+        ws.con.execute(ddl)
+
+
 def test_the_urls_migration_keeps_every_row_in_its_order(case: Path) -> None:
     with civicsentry.open(case) as ws:
         # As a schema 4 workspace stored them: urls compressed as DuckDB chose.
-        ws.con.execute("DROP INDEX posts_account_id_idx")
-        ws.con.execute("CREATE TABLE old_posts AS SELECT * FROM posts")
-        ws.con.execute("DROP TABLE posts")
-        ws.con.execute("ALTER TABLE old_posts RENAME TO posts")
-        ws.con.execute("CREATE INDEX posts_account_id_idx ON posts (account_id)")
+        stored_as_duckdb_chooses(ws, POSTS)
         # Enough repeated URLs for DuckDB to compress them.
         ws.con.execute(
             "INSERT INTO posts (post_id, platform, account_id, created_at, kind, urls) "

@@ -21,6 +21,7 @@ import pytest
 import civicsentry
 from civicsentry import migrations
 from civicsentry.errors import InvalidParams, WorkspaceError
+from civicsentry.schema import ACCOUNT_SIGNALS_TABLE
 from civicsentry.service import clusters as clusters_service
 from civicsentry.service import explore
 from civicsentry.web.app import create_app
@@ -28,7 +29,7 @@ from civicsentry.web.audit import AuditWriter, _Entry
 from civicsentry.web.deps import RequestWorkspace
 
 from .conftest import bearer
-from .test_account_view_runs import add_run
+from .test_account_view_runs import add_run, stored_as_duckdb_chooses
 
 
 @pytest.fixture
@@ -210,16 +211,10 @@ def storage(ws: Any) -> dict[str, set[str]]:
 def test_the_signals_migration_keeps_every_row_in_its_order(case: Path) -> None:
     with civicsentry.open(case) as ws:
         # As a schema 5 workspace stored them: DuckDB's choice, RLE for repeated values.
-        ws.con.execute("DROP INDEX account_signals_account_id_idx")
-        ws.con.execute("CREATE TABLE old_signals AS SELECT * FROM account_signals")
-        ws.con.execute("DROP TABLE account_signals")
-        ws.con.execute("ALTER TABLE old_signals RENAME TO account_signals")
+        stored_as_duckdb_chooses(ws, ACCOUNT_SIGNALS_TABLE)
         ws.con.execute(
             "INSERT INTO account_signals (run_id, account_id, score, posts, posts_pct) "
             "SELECT 9, 'x:m' || i, (i % 3) / 10, 5, 0.5 FROM range(5000) t(i)"
-        )
-        ws.con.execute(
-            "CREATE INDEX account_signals_account_id_idx ON account_signals (account_id)"
         )
         assert "RLE" in set().union(*storage(ws).values())
         before = ws.con.execute("SELECT rowid, * FROM account_signals ORDER BY rowid").fetchall()
