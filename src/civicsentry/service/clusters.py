@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -243,9 +244,9 @@ def clustered_runs(ws: Workspace, run_id: int | None = None) -> tuple[int, list[
     return rid, rows
 
 
-def clusterings(runs: list[dict[str, Any]], rid: int) -> list[dict[str, Any]]:
-    """The rows of ``runs`` (as ``clustered_runs`` gives them) that clustered detection
-    run ``rid``, oldest first."""
+def clusterings(runs: Sequence[dict[str, Any]], rid: int) -> list[dict[str, Any]]:
+    """The rows of ``runs`` (params as stored or parsed: ``clustered_runs``,
+    ``explore.read_runs``) that clustered detection run ``rid``, in their order."""
     out = []
     for r in runs:
         if r["step"] != RUN_STEP:

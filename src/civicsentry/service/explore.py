@@ -236,18 +236,7 @@ def clustered_run_of(runs: Sequence[dict[str, Any]]) -> int | None:
     if not detections:
         return None
     rid = max(int(r["run_id"]) for r in detections)
-    for r in runs:
-        if r["step"] == _clusters.RUN_STEP and _detection_run_id(r["params"]) == rid:
-            return rid
-    return None
-
-
-def _detection_run_id(params: Any) -> int | None:
-    """``CAST(json_extract(params, '$.detection_run_id') AS BIGINT)`` of parsed params."""
-    try:
-        return int(params.get("detection_run_id"))
-    except (AttributeError, TypeError, ValueError):
-        return None
+    return rid if _clusters.clusterings(runs, rid) else None
 
 
 def account_clusters(
