@@ -172,11 +172,17 @@ def _detection_run(ws: Workspace, run_id: int | None) -> tuple[int | None, list[
 # -- reading ---------------------------------------------------------------------------
 
 
-def latest_signals_run_id(ws: Workspace) -> int | None:
-    value = ws.scalar(
-        "SELECT max(run_id) FROM runs WHERE step = ? AND name = ?", [RUN_STEP, RUN_NAME]
-    )
-    return int(value) if value is not None else None
+def latest_signals_run_id(
+    ws: Workspace, *, runs: Sequence[dict[str, Any]] | None = None
+) -> int | None:
+    """The latest signals run's id, or None (``runs``: as for ``signals_run``)."""
+    if runs is None:
+        value = ws.scalar(
+            "SELECT max(run_id) FROM runs WHERE step = ? AND name = ?", [RUN_STEP, RUN_NAME]
+        )
+        return int(value) if value is not None else None
+    ids = [r["run_id"] for r in runs if r["step"] == RUN_STEP and r["name"] == RUN_NAME]
+    return int(max(ids)) if ids else None
 
 
 def signals_run(

@@ -239,8 +239,7 @@ def account_list(
     }
     # One read of `runs` gives the latest signals run here and in top_accounts.
     runs = explore.read_runs(ws, [accounts.RUN_STEP])
-    latest = [r["run_id"] for r in runs if r["name"] == accounts.RUN_NAME]
-    run_id = int(latest[0]) if latest else None  # as accounts.latest_signals_run_id
+    run_id = accounts.latest_signals_run_id(ws, runs=runs)
     rows = explore.signals_page(ws, run_id, limit=p.limit, offset=p.offset, **filters)
     # Asked only when the page is empty: a row found proves the table is not.
     if not rows and not explore.has_rows(ws, "account_signals"):
