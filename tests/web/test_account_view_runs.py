@@ -160,3 +160,31 @@ def test_the_urls_migration_keeps_every_row_in_its_order(case: Path) -> None:
             "x:m4987",
         ]
         assert ws.scalar("SELECT current_setting('preserve_insertion_order')") is False
+
+
+def test_the_read_holds_the_current_runs_only(case: Path) -> None:
+    # `watch` adds a detection and a clustering on every pass: a view reads the latest
+    # ones, not every pass of an election month.
+    with civicsentry.open(case) as ws:
+        first_signals = accounts.signals_run(ws)["run_id"]
+        for _ in range(5):
+            rid = add_run(ws, "detect", "coordination", {})
+            add_run(ws, clusters_service.RUN_STEP, "leiden", {"detection_run_id": rid})
+        recluster = add_run(ws, clusters_service.RUN_STEP, "leiden", {"detection_run_id": rid})
+        later_signals = add_run(ws, accounts.RUN_STEP, accounts.RUN_NAME, {})
+        read = explore.read_runs(ws, STEPS)
+        assert sorted(r["run_id"] for r in read) == sorted(
+            [rid, recluster - 1, recluster, later_signals]
+        )
+        assert explore.clustered_run_of(read) == queried(ws) == rid
+        assert [r["run_id"] for r in clusters_service.clusterings(read, rid)] == [
+            recluster,
+            recluster - 1,
+        ]  # newest first, as every read of runs has them
+        # The latest signals run from the read; an earlier one by id is read on its own.
+        assert accounts.signals_run(ws, runs=read)["run_id"] == later_signals
+        earlier = accounts.signals_run(ws, first_signals)
+        assert earlier["run_id"] == first_signals and earlier["step"] == accounts.RUN_STEP
+        assert accounts.signals_run(ws, first_signals, runs=read) == earlier
+        with pytest.raises(InvalidParams, match="not a signals run"):
+            accounts.signals_run(ws, rid, runs=read)

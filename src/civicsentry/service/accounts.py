@@ -190,9 +190,14 @@ def signals_run(
 ) -> dict[str, Any]:
     """The ``runs`` row of a signals run (default: the latest), params and summary parsed.
     ``runs``: rows as ``explore.read_runs`` gives them (step ``score`` among them), when
-    the caller has read them; otherwise they are read here."""
-    if runs is None:
-        runs = _explore.read_runs(ws, [RUN_STEP])
+    the caller has read them; otherwise they are read here. ``read_runs`` holds only the
+    latest run: an earlier one asked for by id is read on its own."""
+    if runs is None or (run_id is not None and all(r["run_id"] != int(run_id) for r in runs)):
+        runs = (
+            _explore.read_runs(ws, [RUN_STEP])
+            if run_id is None
+            else _explore.runs(ws, [int(run_id)])
+        )
     rows = [
         r
         for r in runs
