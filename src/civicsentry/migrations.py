@@ -100,6 +100,27 @@ def _store_account_signals_as_alp(con: duckdb.DuckDBPyConnection) -> None:
     _rewrite(con, schema.ACCOUNT_SIGNALS_TABLE, "account_signals_before_schema_6")
 
 
+@step(7)
+def _store_cnt_edges_narrow(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 7: ``coordination_edges`` becomes a view. Its rows stay where they are, in
+    the table renamed ``edges_wide``; new cnt runs of the DuckDB engine store their edges
+    in ``edges_cnt`` and ``edge_accounts`` (created before this step), and the view shows
+    both with the same columns (storing the 8.6M cnt edges of 1M posts took ~5-6 s wide
+    with account names, ~2 s narrow with integer account keys)."""
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = ?",
+        [schema.COORDINATION_EDGES.name],
+    ).fetchall()
+    if kind and kind[0][0] == "BASE TABLE":
+        con.execute(
+            f"ALTER TABLE {schema.COORDINATION_EDGES.name} RENAME TO {schema.EDGES_WIDE.name}"
+        )
+    else:  # a workspace from before the table existed (the detect service made it then)
+        con.execute(schema.EDGES_WIDE.ddl())
+    con.execute(schema.COORDINATION_EDGES.ddl())
+
+
 def _rewrite(con: duckdb.DuckDBPyConnection, table: schema.Table, old: str) -> None:
     """Store ``table`` again as its ``ddl`` now says (DuckDB cannot change a column's
     storage in place): renamed to ``old``, created anew, rows copied in their order,

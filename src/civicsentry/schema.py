@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: Kinds of post. A repost re-shares ``parent_post_id`` without new text; a quote
 #: re-shares it with text; a reply answers it.
@@ -44,12 +44,17 @@ class Table:
     unique: tuple[str, ...] = ()
     #: Columns with an (ART) index of their own, for point look-ups by that column.
     indexes: tuple[str, ...] = ()
+    #: For a view: the SELECT it stands for (it stores nothing and has no index; its
+    #: ``columns`` describe what it gives).
+    view: str | None = None
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
     def ddl(self) -> str:
+        if self.view is not None:
+            return f"CREATE VIEW IF NOT EXISTS {self.name} AS {self.view}"
         cols = []
         for c in self.columns:
             spec = f'"{c.name}" {c.type}'  # quoted: names such as `foreign` are SQL keywords
@@ -231,8 +236,8 @@ META = Table(
     primary_key="key",
 )
 
-COORDINATION_EDGES = Table(
-    "coordination_edges",
+EDGES_WIDE = Table(
+    "edges_wide",
     (
         _c(
             "run_id",
@@ -340,8 +345,94 @@ COORDINATION_EDGES = Table(
             "civicsentry: q_value ≤ alpha; NULL for the peer semantics, which have no significance",
         ),
     ),
+    "The edges of every detection run with all their columns, except those of cnt runs "
+    "of the DuckDB engine from schema 7 on (`edges_cnt`). Until schema 6 this table was "
+    "`coordination_edges` itself; the cnt runs stored then stay here. Read "
+    "`coordination_edges`, which shows both.",
+)
+
+#: The weight of a cnt edge from its two directed weights (NULL below min_weight): the
+#: detector's definition (detect/peers.py) and the one ``coordination_edges`` shows for
+#: the rows of ``edges_cnt``.
+CNT_WEIGHT = "greatest(coalesce({ab}, 0), coalesce({ba}, 0))"
+
+EDGES_CNT = Table(
+    "edges_cnt",
+    (
+        _c(
+            "run_id",
+            "BIGINT",
+            "the `runs` row (detect, semantics cnt) that made it",
+            nullable=False,
+        ),
+        _c("object_type", "VARCHAR", "the network: an object type", nullable=False),
+        _c("acc_a", "BIGINT", "one account, as its key in `edge_accounts`", nullable=False),
+        _c("acc_b", "BIGINT", "the other account; acc_a < acc_b", nullable=False),
+        _c("weight_ab", "BIGINT", "as in `coordination_edges`"),
+        _c("weight_ba", "BIGINT", "as in `coordination_edges`"),
+        _c("pairs", "BIGINT", "as in `coordination_edges`"),
+        _c("min_delay_s", "DOUBLE", "as in `coordination_edges`"),
+        _c("avg_delay_s", "DOUBLE", "as in `coordination_edges`"),
+        _c("first_t", "TIMESTAMPTZ", "as in `coordination_edges`"),
+        _c("last_t", "TIMESTAMPTZ", "as in `coordination_edges`"),
+    ),
+    "The edges of cnt runs of the DuckDB engine (since schema 7), stored narrow: integer "
+    "account keys and only the columns the toolkit's semantics defines. A cnt network has "
+    "millions of edges, and writing them with account names and the other semantics' "
+    "empty columns took longer than detecting them. `coordination_edges` shows them with "
+    "every column: weight = max(weight_ab, weight_ba), object_types = object_type, "
+    "capped and downweighted false, the rest NULL.",
+    since=7,
+)
+
+EDGE_ACCOUNTS = Table(
+    "edge_accounts",
+    (
+        _c("run_id", "BIGINT", "the run of the `edges_cnt` rows", nullable=False),
+        _c("acc", "BIGINT", "the key `edges_cnt.acc_a`/`acc_b` use in that run", nullable=False),
+        _c("account_id", "VARCHAR", "the account", nullable=False),
+    ),
+    "The accounts of each run stored in `edges_cnt` (every account acting on the run's "
+    "object types), by the key its rows use. Keys follow the code-point order of the "
+    "account ids, so acc_a < acc_b exactly when account_a < account_b.",
+    since=7,
+)
+
+
+def _edges_view() -> str:
+    """``edges_wide`` and the ``edges_cnt`` rows widened to its columns, names and types."""
+    cnt = {
+        "run_id": "c.run_id",
+        "semantics": "'cnt'",
+        "object_type": "c.object_type",
+        "account_a": "ka.account_id",
+        "account_b": "kb.account_id",
+        "weight": CNT_WEIGHT.format(ab="c.weight_ab", ba="c.weight_ba"),
+        "object_types": "c.object_type",
+        "capped": "false",
+        "downweighted": "false",
+    } | {c: f"c.{c}" for c in EDGES_CNT.column_names if c not in ("acc_a", "acc_b")}
+    wide = ", ".join(f'"{c}"' for c in EDGES_WIDE.column_names)
+    narrow = ", ".join(
+        f'CAST({cnt.get(c.name, "NULL")} AS {c.type}) AS "{c.name}"' for c in EDGES_WIDE.columns
+    )
+    return (
+        f"SELECT {wide} FROM {EDGES_WIDE.name} UNION ALL SELECT {narrow} "
+        f"FROM {EDGES_CNT.name} c "
+        f"JOIN {EDGE_ACCOUNTS.name} ka ON ka.run_id = c.run_id AND ka.acc = c.acc_a "
+        f"JOIN {EDGE_ACCOUNTS.name} kb ON kb.run_id = c.run_id AND kb.acc = c.acc_b"
+    )
+
+
+COORDINATION_EDGES = Table(
+    "coordination_edges",
+    EDGES_WIDE.columns,
     "Co-action edges of every detection run, one network per object type plus `multi`; "
-    "earlier runs are kept. The default output of a civicsentry run is its significant edges.",
+    "earlier runs are kept. The default output of a civicsentry run is its significant "
+    "edges. A view (since schema 7) over the tables that store them: `edges_wide`, and "
+    "`edges_cnt` with the account ids from `edge_accounts`; a run's rows are the same "
+    "whichever table holds them. Read and filter this; erasure deletes from the tables.",
+    view=_edges_view(),
 )
 
 COORDINATION_CAPS = Table(
@@ -1278,7 +1369,10 @@ TABLES: tuple[Table, ...] = (
     RUNS,
     AUDIT_LOG,
     META,
-    COORDINATION_EDGES,
+    EDGES_WIDE,
+    EDGES_CNT,
+    EDGE_ACCOUNTS,
+    COORDINATION_EDGES,  # a view of the three above: after them
     COORDINATION_CAPS,
     CLUSTERS,
     CLUSTER_MEMBERS,
@@ -1309,7 +1403,7 @@ def markdown() -> str:
     ]
     for t in TABLES:
         out += [
-            f"## `{t.name}`",
+            f"## `{t.name}`" + (" (view)" if t.view is not None else ""),
             "",
             t.doc,
             "",

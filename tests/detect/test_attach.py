@@ -263,7 +263,7 @@ def _attach_workspace(ws: civicsentry.Workspace) -> None:
     weak = [("X", m, 2, 0.3) for m in CELL[:3]] + [(m, "Y", 2, 0.4) for m in CELL]
     for a, b, w, q in cell + weak + [(m, "Z", 2, 0.4) for m in CELL]:
         ws.con.execute(
-            """INSERT INTO coordination_edges (run_id, semantics, object_type, account_a,
+            """INSERT INTO edges_wide (run_id, semantics, object_type, account_a,
                account_b, weight, object_types, q_value, significant)
                VALUES (1, 'civicsentry', 'multi', ?, ?, ?, 'repost', ?, ?)""",
             [min(a, b), max(a, b), w, q, q <= 0.05],

@@ -261,7 +261,7 @@ def add_detection(ws: Workspace, edges: list[tuple] = EDGES) -> int:
     )
     for a, b, w, types, med, mn, q in edges:
         ws.con.execute(
-            """INSERT INTO coordination_edges (run_id, semantics, object_type, account_a,
+            """INSERT INTO edges_wide (run_id, semantics, object_type, account_a,
                account_b, weight, pairs, object_types, median_delay_s, min_delay_s, p_value,
                q_value, significant, first_t, last_t)
                VALUES (?, 'civicsentry', 'multi', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",

@@ -12,6 +12,7 @@ import pytest
 
 import civicsentry
 from civicsentry.errors import InvalidParams
+from civicsentry.service import detect as detect_service
 from civicsentry.service import privacy
 from civicsentry.service.users import NotFound
 
@@ -71,6 +72,33 @@ def test_export_then_erase_one_account(case: Any, tmp_path: Path) -> None:
     assert "x:c2" not in detail and json.loads(detail)["rows"]["posts"] == 7
     with pytest.raises(NotFound):
         privacy.erase_account(case, "x:c2")
+
+
+def test_erasure_reaches_cnt_edges_stored_narrow(case: Any, tmp_path: Path) -> None:
+    """A cnt run stores its edges with account keys (edges_cnt, edge_accounts): the export
+    shows them once, as edges, and the erasure deletes them and the account's key."""
+    run = detect_service.detect_coordination(
+        case, semantics="cnt", windows="60s", object_types=["repost"]
+    )
+    in_run = f"FROM coordination_edges WHERE run_id = {run.run_id}"
+    assert case.scalar(f"SELECT count(*) {in_run}") == 6  # the four reposters, pairwise
+    assert case.scalar(f"SELECT count(*) FROM edges_cnt WHERE run_id = {run.run_id}") == 6
+    counts = privacy.export_account(case, "x:c2", tmp_path / "c2.json")
+    assert counts["coordination_edges"] == 3 + 3  # run 1 (coortweet) and the cnt run
+    assert not set(counts) & {"edges_wide", "edges_cnt", "edge_accounts"}
+    removed = privacy.erase_account(case, "x:c2")
+    assert removed["coordination_edges"] == 6 and removed["edge_accounts"] == 1
+    assert case.scalar(f"SELECT count(*) {in_run}") == 3  # x:c1, x:c3, x:c4 pairwise
+    assert case.scalar("SELECT count(*) FROM edges_cnt") == 3
+    assert case.scalar("SELECT count(*) FROM edge_accounts WHERE account_id = 'x:c2'") == 0
+    assert (
+        case.scalar(
+            "SELECT count(*) FROM coordination_edges WHERE 'x:c2' IN (account_a, account_b)"
+        )
+        == 0
+    )
+    detail = case.scalar("SELECT detail FROM audit_log WHERE action = 'privacy.erase'")
+    assert json.loads(detail)["rows"]["coordination_edges"] == 6
 
 
 def test_privacy_api_is_for_admins(client: Any, token_for: Any) -> None:

@@ -49,7 +49,7 @@ def hand_built(path: Path) -> None:
         )
         for t, a, b, w, med, avg, mn, sig in EDGES:
             ws.con.execute(
-                "INSERT INTO coordination_edges (run_id, semantics, object_type, account_a, "
+                "INSERT INTO edges_wide (run_id, semantics, object_type, account_a, "
                 "account_b, weight, median_delay_s, avg_delay_s, min_delay_s, significant) "
                 "VALUES (1, 'civicsentry', ?, ?, ?, ?, ?, ?, ?, ?)",
                 [t, a, b, w, med, avg, mn, sig],

@@ -11,6 +11,7 @@ both tools' exports do.
 
 from __future__ import annotations
 
+from ..schema import CNT_WEIGHT
 from .dialect import PAIR_SHIFT
 from .edges import edge_select
 from .engine import Engine
@@ -220,7 +221,7 @@ def cnt_edges(
         otype=f"'{object_type}'",
         acc_a="acc_a",
         acc_b="acc_b",
-        weight="greatest(coalesce(w_ab, 0), coalesce(w_ba, 0))",
+        weight=CNT_WEIGHT.format(ab="w_ab", ba="w_ba"),
         weight_ab="w_ab",
         weight_ba="w_ba",
         pairs="pairs",

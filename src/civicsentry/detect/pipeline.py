@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from ..errors import InvalidParams
 from . import coaction, peers, significance, sweep
-from .dialect import PAIR_SHIFT
+from .dialect import PAIR_SHIFT, Dialect
 from .edges import EDGE_COLUMNS
 from .engine import Engine, as_engine
 from .params import CoordinationParams, ResolvedParams
@@ -43,6 +43,11 @@ class DetectionResult:
     params: ResolvedParams
     windows: list[WindowChoice]
     edges_sql: str = ""  # the SELECT that gives the edges (always set)
+    #: cnt only: the same edges as ``edges_sql`` before the account ids are joined on
+    #: (the columns of ``edges_cnt`` without run_id; keys of ``accounts``), which the
+    #: service stores narrow. Empty for the other semantics.
+    cnt_sql: str = ""
+    accounts: str = ""  # account_id and its key (aid), in code-point order of the ids
     shares: dict[str, int] = field(default_factory=dict)
     networks: dict[str, dict[str, int]] = field(default_factory=dict)
     caps_count: int = 0
@@ -110,7 +115,9 @@ def detect_coordination(
     src = actions if actions.strip().startswith("(") else _check_relation(actions)
     acc, obj = engine.name("accounts"), engine.name("objects")
     temp = [acc, obj]
-    result = DetectionResult(engine, engine.name("edges"), engine.name("caps"), p, [], _temp=temp)
+    result = DetectionResult(
+        engine, engine.name("edges"), engine.name("caps"), p, [], accounts=acc, _temp=temp
+    )
     try:
         _run(engine, p, src, result, temp, tick, materialize)
     except BaseException:
@@ -220,6 +227,8 @@ def _run(
     # A table, or SQL read once by the caller; never a view: DuckDB 2.0 answered a UNION
     # of two filtered reads of such a view (raw LEFT JOIN significance) wrongly.
     result.edges_sql = _final_edges_sql(engine, p, raw, acc, sig if p.significance else None)
+    if p.semantics == "cnt":
+        result.cnt_sql = _cnt_edges_sql(engine, raw)
     if materialize:
         engine.create(result.edges, result.edges_sql)
     engine.create(result.caps, _final_caps_sql(engine, p, stats, shares, obj, w_us, cap, temp))
@@ -474,15 +483,31 @@ def _final_edges_sql(engine: Engine, p: ResolvedParams, raw: str, acc: str, sig:
     return f"""
     SELECT '{p.semantics}' AS semantics, e.otype AS object_type,
            a1.account_id AS account_a, a2.account_id AS account_b, {passthrough},
-           e.min_delay_us / 1e6 AS min_delay_s, e.median_delay_us / 1e6 AS median_delay_s,
-           e.avg_delay_us / 1e6 AS avg_delay_s,
-           {d.from_epoch_us("e.first_ts")} AS first_t, {d.from_epoch_us("e.last_ts")} AS last_t,
+           {_delays_and_times(d, "min_delay_s", "median_delay_s", "avg_delay_s")},
            coalesce(e.capped_objects, 0) > 0 AS capped,
            coalesce(e.downweighted_objects, 0) > 0 AS downweighted, {sig_cols}
     FROM {raw} e
     JOIN {acc} a1 ON a1.aid = e.acc_a
     JOIN {acc} a2 ON a2.aid = e.acc_b
     {join}
+    """
+
+
+def _delays_and_times(d: Dialect, *delays: str) -> str:
+    """The stored delays (seconds) and first/last times of raw edge rows ``e``."""
+    return ", ".join(
+        [f"e.{c.removesuffix('_s')}_us / 1e6 AS {c}" for c in delays]
+        + [f"{d.from_epoch_us(f'e.{c}_ts')} AS {c}_t" for c in ("first", "last")]
+    )
+
+
+def _cnt_edges_sql(engine: Engine, raw: str) -> str:
+    """cnt edges as ``edges_cnt`` stores them: what ``_final_edges_sql`` gives for this
+    semantics, without the account-id joins and the columns it leaves NULL."""
+    return f"""
+    SELECT e.otype AS object_type, e.acc_a, e.acc_b, e.weight_ab, e.weight_ba, e.pairs,
+           {_delays_and_times(engine.dialect, "min_delay_s", "avg_delay_s")}
+    FROM {raw} e
     """
 
 

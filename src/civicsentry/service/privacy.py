@@ -7,9 +7,10 @@ request, and an export of everything held about one account (docs/web.md#data-pr
   clusters and the post ids cited as evidence stay, the words do not.
 - Erasure: every row about the account goes — in every table with an ``account_id`` (its
   posts, actions, profile, signals, memberships, pseudonym mapping), every table keyed by
-  one of its posts, and every edge it is part of; alert evidence names it no more. The
-  audit log records the erasure with a SHA-256 of the id, not the id.
-- Export: every row about the account, as JSON.
+  one of its posts, and every edge it is part of (from the tables behind the
+  ``coordination_edges`` view, its keys in cnt runs included); alert evidence names it
+  no more. The audit log records the erasure with a SHA-256 of the id, not the id.
+- Export: every row about the account, as JSON; its edges once, from the view.
 
 Tables are found by their columns, so stages added later are covered without a change
 here. Nothing here runs on its own: the limits are visible (``policy``) and every
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidParams, NotFound
+from ..schema import COORDINATION_EDGES, EDGE_ACCOUNTS, EDGES_CNT, EDGES_WIDE
 from ..store import Workspace
 
 RETENTION_KEY = "privacy.retention_days"
@@ -102,16 +104,33 @@ def purge_expired(
     return done
 
 
-def _tables_with(ws: Workspace, column: str) -> list[str]:
+def _tables_with(ws: Workspace, column: str, *, views: bool = False) -> list[str]:
+    """The tables (and with ``views``, the views) with ``column``. Deletes go to tables
+    only: a view such as ``coordination_edges`` shows rows stored elsewhere."""
+    kinds = ("BASE TABLE", "VIEW") if views else ("BASE TABLE",)
     return [
         t
         for (t,) in ws.con.execute(
-            "SELECT DISTINCT table_name FROM information_schema.columns "
-            "WHERE column_name = ? AND table_schema = 'main' ORDER BY 1",
-            [column],
+            "SELECT DISTINCT c.table_name FROM information_schema.columns c "
+            "JOIN information_schema.tables t "
+            "ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
+            "WHERE c.column_name = ? AND c.table_schema = 'main' "
+            "AND list_contains(?, t.table_type) ORDER BY 1",
+            [column, list(kinds)],
         ).fetchall()
         if t not in KEEP and not t.startswith("_")
     ]
+
+
+#: The tables behind ``coordination_edges``: an export reads the edges from the view
+#: (once, with account ids), an erasure deletes from these.
+EDGE_STORAGE = (EDGES_WIDE.name, EDGES_CNT.name, EDGE_ACCOUNTS.name)
+#: ``edges_cnt`` rows with the account on either side, by its key in their run.
+_CNT_OF_ACCOUNT = (
+    f"EXISTS (SELECT 1 FROM {EDGE_ACCOUNTS.name} k WHERE k.account_id = ? "
+    f"AND k.run_id = {EDGES_CNT.name}.run_id "
+    f"AND k.acc IN ({EDGES_CNT.name}.acc_a, {EDGES_CNT.name}.acc_b))"
+)
 
 
 def _check_account(ws: Workspace, account_id: str) -> None:
@@ -134,14 +153,17 @@ def account_data(ws: Workspace, account_id: str, *, actor: str | None = None) ->
     out: dict[str, Any] = {"account_id": account_id, "tables": {}}
     post_ids = "(SELECT post_id FROM posts WHERE account_id = ?)"
     for t in _tables_with(ws, "account_id"):
-        out["tables"][t] = _rows(ws, f'SELECT * FROM "{t}" WHERE account_id = ?', [account_id])
+        if t not in EDGE_STORAGE:
+            out["tables"][t] = _rows(ws, f'SELECT * FROM "{t}" WHERE account_id = ?', [account_id])
     for t in _tables_with(ws, "post_id"):
         if t in out["tables"] or t == "posts":
             continue
         rows = _rows(ws, f'SELECT * FROM "{t}" WHERE post_id IN {post_ids}', [account_id])
         if rows:
             out["tables"][t] = rows
-    for t in _tables_with(ws, "account_a"):
+    for t in _tables_with(ws, "account_a", views=True):
+        if t in EDGE_STORAGE:
+            continue  # their rows are in coordination_edges
         out["tables"][t] = _rows(
             ws, f'SELECT * FROM "{t}" WHERE account_a = ? OR account_b = ?', [account_id] * 2
         )
@@ -178,10 +200,18 @@ def erase_account(ws: Workspace, account_id: str, *, actor: str | None = None) -
                 if t in _tables_with(ws, "account_id"):
                     continue  # handled below, by author
                 removed[t] = _delete(con, t, "post_id IN (SELECT post_id FROM _erase_posts)", [])
+            # The account's cnt edges while its keys are there to find them; its key rows
+            # go with the tables that have an account_id, next.
+            edges = _delete(con, EDGES_CNT.name, _CNT_OF_ACCOUNT, [account_id])
             for t in _tables_with(ws, "account_id"):
                 removed[t] = _delete(con, t, "account_id = ?", [account_id])
             for t in _tables_with(ws, "account_a"):
-                removed[t] = _delete(con, t, "account_a = ? OR account_b = ?", [account_id] * 2)
+                n = _delete(con, t, "account_a = ? OR account_b = ?", [account_id] * 2)
+                if t == EDGES_WIDE.name:
+                    edges += n
+                else:
+                    removed[t] = n
+            removed[COORDINATION_EDGES.name] = edges  # counted as the view showed them
             if _tables_with(ws, "evidence"):
                 # Alert evidence names accounts inside JSON: the name goes, the alert stays.
                 removed["alerts (evidence redacted)"] = _count(

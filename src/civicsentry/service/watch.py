@@ -38,7 +38,6 @@ from ..detect import detect_coordination as detect_in
 from ..detect.simtext import OBJECT_TYPE as SIMTEXT
 from ..detect.simtext import SimtextParams, simtext_actions
 from ..errors import InvalidParams
-from ..schema import COORDINATION_CAPS, COORDINATION_EDGES
 from ..store import Workspace
 from ..warn import load_rules
 from ..warn.watch import Watcher, WatchSummary
@@ -143,15 +142,7 @@ def detect_recent(
                     ),
                 ],
             )
-            for table, src in (
-                (COORDINATION_EDGES, f"({result.edges_sql})"),
-                (COORDINATION_CAPS, result.caps),
-            ):
-                cols = [c for c in table.column_names if c != "run_id"]
-                con.execute(
-                    f"INSERT INTO {table.name} (run_id, {', '.join(cols)}) "
-                    f"SELECT {run_id}, {', '.join(cols)} FROM {src}"
-                )
+            _detect_service.store_results(con, run_id, result)
             ws.audit("detect", {"run_id": run_id, "name": _detect_service.RUN_NAME, "scope": scope})
     finally:
         result.close()
