@@ -1,5 +1,6 @@
 """The vectorised CSV path gives exactly what the row-by-row path gives, and refuses
-every file it could not place record by record (those take the row path)."""
+every file it could not place record by record (those take the row path, also when the
+flaw shows only after some blocks were handed out)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from civicsentry.ingest import cnt
 from civicsentry.ingest.base import Options
 from civicsentry.ingest.prepare import prepare_posts
-from civicsentry.ingest.readers import csv_arrow_batches
+from civicsentry.ingest.readers import NotClean, csv_arrow_batches
 from tests.conftest import DATA
 
 HEADER = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
@@ -42,6 +43,19 @@ def _both_paths(path: Path) -> tuple[pa.Table, pa.Table]:
     return run(True), run(False)
 
 
+def _refused(path: Path) -> bool:
+    """Whether the fast path refuses the file: at once, or at some block."""
+    blocks = csv_arrow_batches(path)
+    if blocks is None:
+        return True
+    try:
+        for _ in blocks:
+            pass
+    except NotClean:
+        return True
+    return False
+
+
 def _row_path(path: Path):  # type: ignore[no-untyped-def]
     original = cnt.csv_arrow_batches
     cnt.csv_arrow_batches = lambda *a, **k: None  # type: ignore[assignment]
@@ -56,7 +70,7 @@ def test_cnt_fast_path_equals_row_path(tmp_path: Path, compress: bool) -> None:
     path = tmp_path / ("m.csv.gz" if compress else "m.csv")
     data = (HEADER + EDGE_ROWS).encode()
     path.write_bytes(gzip.compress(data) if compress else data)
-    assert csv_arrow_batches(path) is not None  # the file is clean: the fast path runs
+    assert not _refused(path)  # the file is clean: the fast path runs
     fast, rows = _both_paths(path)
     assert fast.num_rows == 9
     assert fast.equals(rows)
@@ -69,7 +83,7 @@ def test_cnt_fast_path_equals_row_path(tmp_path: Path, compress: bool) -> None:
 
 def test_cnt_fixture_takes_the_fast_path_with_the_same_result() -> None:
     path = DATA / "cnt" / "messages.csv"
-    assert csv_arrow_batches(path) is not None
+    assert not _refused(path)
     fast, rows = _both_paths(path)
     assert fast.equals(rows)
 
@@ -88,13 +102,13 @@ def test_cnt_fixture_takes_the_fast_path_with_the_same_result() -> None:
 def test_unclean_files_take_the_row_path(tmp_path: Path, body: bytes) -> None:
     path = tmp_path / "m.csv"
     path.write_bytes(HEADER.encode() + body)
-    assert csv_arrow_batches(path) is None
+    assert _refused(path)
 
 
 def test_truncated_gzip_takes_the_row_path(tmp_path: Path) -> None:
     path = tmp_path / "m.csv.gz"
     path.write_bytes(gzip.compress((HEADER + EDGE_ROWS * 200).encode())[:-40])
-    assert csv_arrow_batches(path) is None
+    assert _refused(path)
 
 
 _cell = st.text(
@@ -115,7 +129,7 @@ def test_any_clean_file_gives_the_row_path_result(tmp_path_factory, rows: list[l
     writer.writerows(rows)
     path = tmp_path_factory.mktemp("h") / "m.csv"
     path.write_text(buf.getvalue(), encoding="utf-8")
-    if csv_arrow_batches(path) is None:
+    if _refused(path):
         return  # e.g. a record of empty fields: the row path reads it, as tested above
     fast, slow = _both_paths(path)
     assert fast.equals(slow)
@@ -134,3 +148,65 @@ def test_one_line_check_reads_sliced_batches() -> None:
     assert _one_line_records(rb.slice(0, 1))
     assert not _one_line_records(pa.record_batch({"a": ["x\ry"], "b": ["z"]}))
     assert _one_line_records(pa.record_batch({"a": ["", "x"], "b": ["y", ""]}))
+
+
+def _stored(ws) -> dict[str, list]:  # type: ignore[no-untyped-def]
+    """Every canonical table's rows (sorted), and the file's counts."""
+    tables = {
+        t: sorted(map(repr, ws.sql(f"SELECT * FROM {t}").fetchall()))
+        for t in ("posts", "accounts", "actions", "quarantine")
+    }
+    tables["ingest_log"] = ws.sql(
+        "SELECT ingest_batch, rows_read, rows_stored, rows_duplicate, rows_quarantined, "
+        "accounts, actions FROM ingest_log"
+    ).fetchall()
+    return tables
+
+
+def test_a_flaw_after_clean_blocks_sends_the_whole_file_row_by_row(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch
+) -> None:
+    # Blocks of 512 bytes: the fast path hands out several clean blocks (with a bad
+    # time and a repeated id among them) before the block with a quoted line break,
+    # after which every line number shifts by one. The service must discard what it
+    # staged and read the file again row by row: the result is the row path's exactly.
+    import civicsentry
+    from civicsentry.ingest import readers
+    from civicsentry.service import ingest as service
+
+    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 512)
+    lines = [f"{i},u{i % 7},h{i % 7}_{i // 40},,,text {i},{1600000000 + i}," for i in range(1, 120)]
+    lines[10] = "11,u4,h4,,,bad time,notatime,"
+    lines[20] = "5,u5,h5,,,repeat of 5,1600000099,"
+    lines[100] = '101,u3,h3,,,"two\nlines",1600000101,'
+    lines[110] = "111,u2,h2,,,after the break,1600000111,http://a.com"
+    path = tmp_path / "m.csv"
+    path.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+
+    handed_out = []
+    original = cnt.csv_arrow_batches
+
+    def counting(*a, **k):  # type: ignore[no-untyped-def]
+        blocks = original(*a, **k)
+        for block in blocks:  # type: ignore[union-attr]
+            handed_out.append(block[0])
+            yield block
+
+    monkeypatch.setattr(cnt, "csv_arrow_batches", counting)
+    with civicsentry.open(tmp_path / "fast.duckdb") as ws:
+        report = service.ingest_files(ws, [path], format="cnt")
+        fast = _stored(ws)
+    assert len(handed_out) > 1  # blocks were staged before the flaw showed
+    monkeypatch.setattr(cnt, "csv_arrow_batches", lambda *a, **k: None)
+    with civicsentry.open(tmp_path / "rows.duckdb") as ws:
+        service.ingest_files(ws, [path], format="cnt")
+        rows = _stored(ws)
+    assert fast == rows
+    (f,) = report.files
+    assert (f.rows_read, f.rows_stored, f.rows_duplicate, f.rows_quarantined) == (119, 117, 1, 1)
+    assert fast["ingest_log"][0][0] == 1  # one batch: the first attempt left nothing
+    assert report.files[0].quarantine_sample == ("record 12: timestamp 'notatime' is not a time",)
+    with civicsentry.open(tmp_path / "fast.duckdb") as ws:
+        # Line numbers after the two-line record are its row path's: one more.
+        assert ws.scalar("SELECT source FROM posts WHERE post_id = 'cnt:111'") == f"{path}:113"
+        assert ws.scalar("SELECT text FROM posts WHERE post_id = 'cnt:101'") == "two\nlines"

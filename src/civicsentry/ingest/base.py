@@ -133,6 +133,9 @@ class Options:
     platform: str | None = None  # override the platform code
     encoding: str = "utf-8"
     batch_size: int = 50_000
+    # False after a vectorised reader found the file unclean (``readers.NotClean``): the
+    # service reads the file again, record by record.
+    vectorised: bool = True
 
 
 Reader = Callable[[Path, Options], Iterator[Batch]]

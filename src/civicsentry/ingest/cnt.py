@@ -40,7 +40,7 @@ def _value(v: str) -> str | None:
 
 def read(path: Path, options: Options) -> Iterator[Batch]:
     platform = options.platform or PLATFORM
-    blocks = csv_arrow_batches(path, encoding=options.encoding)
+    blocks = csv_arrow_batches(path, encoding=options.encoding) if options.vectorised else None
     if blocks is not None:
         for line, table in blocks:
             _check_width(path, table.column_names)
@@ -110,7 +110,7 @@ def _posts_table(t: pa.Table, first_line: int, platform: str) -> pa.Table:
     created, problem = _times(timestamp)
     cols = {
         "position": pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
-        "platform": pa.array(np.full(n, platform, dtype=object), pa.string()),
+        "platform": pa.repeat(pa.scalar(platform, pa.string()), n),
         "post_id": value(message_id),
         "account_id": value(user_id),
         "handle": value(username),

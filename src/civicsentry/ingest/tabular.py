@@ -273,7 +273,7 @@ def arrow_posts(t: pa.Table, offset: int, options: Options) -> pa.Table:
         c = col(name)
         out[name] = c.cast(pa.string()) if c is not None else pa.nulls(n, pa.string())
     if options.platform:
-        out["platform"] = pa.array([options.platform] * n, pa.string())
+        out["platform"] = pa.repeat(pa.scalar(options.platform, pa.string()), n)
     elif col("platform") is None:
         parts = pc.split_pattern(out["post_id"], ":", max_splits=1)
         has = pc.match_substring(out["post_id"], ":")
