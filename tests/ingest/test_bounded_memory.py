@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import duckdb
@@ -97,3 +98,70 @@ def test_the_publishing_limit_grows_with_the_posts_published() -> None:
     assert service.publish_memory_limit(0) == "400MB"
     assert service.publish_memory_limit(1_000_000) == "460MB"
     assert service.publish_memory_limit(10_000_000) == "1000MB"
+
+
+def test_a_small_stage_is_not_checkpointed_a_large_one_is(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The stage of a small file stays uncompressed (no automatic checkpoint); past
+    # STAGE_UNCOMPRESSED_RECORDS the usual threshold is back, so a large stage is
+    # compressed as before (uncompressed, 10M X v2 posts ran the duplicate check out of
+    # memory). The caller's threshold is back afterwards.
+    import civicsentry
+    from civicsentry.service import ingest as service
+
+    seen: list[str] = []
+    stage = service._stage_posts
+
+    def spy(con, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0])
+        return stage(con, *args, **kwargs)
+
+    monkeypatch.setattr(service, "_stage_posts", spy)
+    # One chunk per two posts: batches of two, flushed as they come.
+    monkeypatch.setattr(service, "Options", functools.partial(Options, batch_size=2))
+    monkeypatch.setattr(service, "FLUSH_ROWS", 2)
+    monkeypatch.setattr(service, "STAGE_UNCOMPRESSED_RECORDS", 4)
+    path = tmp_path / "posts.csv"
+    path.write_text(
+        "post_id,account_id,created_at,text\n"
+        + "".join(f"x:{i},x:a{i % 3},2024-01-01T00:00:0{i}Z,post {i}\n" for i in range(7)),
+        encoding="utf-8",
+    )
+    with civicsentry.open(tmp_path / "ws.duckdb") as ws:
+        usual = ws.scalar("SELECT current_setting('checkpoint_threshold')")
+        service.ingest_files(ws, [path])
+        assert ws.scalar("SELECT count(*) FROM posts") == 7
+        assert ws.scalar("SELECT current_setting('checkpoint_threshold')") == usual
+    # Chunks start at records 0, 2, 4, 6: the first two under the small-stage setting.
+    assert len(seen) == 4 and seen[2:] == [usual, usual]
+    assert seen[0] == seen[1] != usual
+
+
+def test_running_out_of_memory_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    import civicsentry
+    from civicsentry.errors import WorkspaceError
+    from civicsentry.service import ingest as service
+
+    def exhausted(con, staged):  # type: ignore[no-untyped-def]
+        raise duckdb.OutOfMemoryException(
+            "Out of Memory Error: could not allocate block of size 256.0 KiB\n\nPossible solutions:"
+        )
+
+    monkeypatch.setattr(service, "_keep_first_new", exhausted)
+    path = tmp_path / "posts.csv"
+    path.write_text(
+        "post_id,account_id,created_at,text\nx:1,x:a,2024-01-01T00:00:00Z,hello\n",
+        encoding="utf-8",
+    )
+    with civicsentry.open(tmp_path / "ws.duckdb") as ws:
+        with pytest.raises(WorkspaceError) as err:
+            service.ingest_files(ws, [path])
+        message = str(err.value)
+        assert "\n" not in message and message.startswith(f"{path}: ran out of memory")
+        assert "could not allocate block" in message and "Possible solutions" not in message
+        # Nothing of the file is stored, and the same command then completes it.
+        assert ws.scalar("SELECT count(*) FROM posts") == 0
+        monkeypatch.undo()
+        service.ingest_files(ws, [path])
+        assert ws.scalar("SELECT count(*) FROM posts") == 1

@@ -18,17 +18,19 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import __version__
 from ..derive import derive_actions
-from ..errors import BadInputFile, InputError, StrictModeViolation
+from ..errors import BadInputFile, InputError, StrictModeViolation, WorkspaceError
 from ..ingest import detect_adapter, get_adapter
 from ..ingest.base import RAW_MAX, Adapter, Bad, Batch, Options
 from ..ingest.prepare import prepare_accounts, prepare_posts
@@ -56,7 +58,10 @@ PUBLISH_BYTES_PER_POST = 60
 # 10M posts under 400 MB, 315 MB resident); more would only be used as cache.
 INDEX_BYTES_PER_POST = 40
 ProgressFn = Callable[[str, int], None]  # (file, records read so far in it)
-STAGING_CHECKPOINT_THRESHOLD = "1TB"  # in effect, none while a file is staged (see below)
+STAGING_CHECKPOINT_THRESHOLD = "1TB"  # in effect, none while a file's stage is small
+# ... up to this many records: beyond, the stage is compressed again as DuckDB sees fit
+# (uncompressed, 10M X v2 posts ran the 400 MB duplicate check out of memory).
+STAGE_UNCOMPRESSED_RECORDS = 2_000_000
 
 
 def publish_memory_limit(posts: int) -> str:
@@ -263,6 +268,14 @@ def _ingest_paths(
                 result = _ingest_one(ws, path, adapter, slow, strict, progress)
         except StrictModeViolation:
             raise
+        except duckdb.OutOfMemoryException as e:
+            # One line, not a traceback; the file's transaction rolled back (or, past its
+            # commit, the index it lacks is built on the next open).
+            raise WorkspaceError(
+                f"{path}: ran out of memory while ingesting it (DuckDB: "
+                f"{str(e).splitlines()[0]}). A file is stored whole or not at all; running "
+                "the same command again stores only what is missing."
+            ) from e
         except InputError as e:
             results.append(FileResult(str(path), format or "?", None, error=str(e)))
             log.warning("%s", e)
@@ -288,13 +301,19 @@ def _ingest_one(
     published = False
     valid = 0
     try:
-        # No automatic checkpoint while staging: the stage's commits write nothing to the
-        # workspace, yet DuckDB counted them towards its checkpoint threshold and, once
-        # past it, compressed the whole stage in the middle of a chunk (1M toolkit rows:
-        # ~1 CPU s, once). The workspace's own checkpoints are unaffected: they follow
-        # the publishing commit, which runs under the usual threshold.
-        with duckdb_settings(con, {"checkpoint_threshold": STAGING_CHECKPOINT_THRESHOLD}):
+        # No automatic checkpoint while the stage is small: the stage's commits write
+        # nothing to the workspace, yet DuckDB counted them towards its checkpoint
+        # threshold and, once past it, compressed the whole stage in the middle of a chunk
+        # (1M toolkit rows: ~1 CPU s, once). A large stage is compressed as before: it
+        # must fit the ingest's memory limit. The workspace's own checkpoints follow the
+        # publishing commit, under the usual threshold.
+        with ExitStack() as small_stage:
+            small_stage.enter_context(
+                duckdb_settings(con, {"checkpoint_threshold": STAGING_CHECKPOINT_THRESHOLD})
+            )
             for posts, accounts, bad in _buffered(adapter.read(path, options)):
+                if counts["rows_read"] >= STAGE_UNCOMPRESSED_RECORDS:
+                    small_stage.close()  # the usual threshold again (closing twice is a no-op)
                 # Autocommitted: the stage is temporary, so a commit writes nothing to disk.
                 rank = counts["rows_read"]  # of the chunk's first row in the file
                 counts["rows_read"] += posts.num_rows + len(bad)
