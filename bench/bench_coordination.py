@@ -2,7 +2,8 @@
 with ``semantics="cnt"`` side by side, on the same raw input, in one run.
 
 For each input both tools go from the toolkit's CSV to stored co_retweet edges, each in
-its own process (whole-process wall time, as a user would see it):
+its own process (whole-process wall time, as a user would see it), after an ``os.sync()``
+so that neither is timed while the kernel writes back the other's files:
 
 - toolkit: ``python -m coordination_network_toolkit DB preprocess CSV`` then
   ``... DB compute co_retweet --time_window W --min_edge_weight 1 --n_cpus 2``;
@@ -186,9 +187,14 @@ def our_edges(ws: Path) -> set[tuple[str, str, int]]:
 def compare(name: str, csv: Path, window: int, runs: int, work: Path) -> dict[str, object]:
     theirs_t, ours_t, theirs_cpu, ours_cpu, parts = [], [], [], [], []
     for _ in range(runs):
+        # Each tool starts with none of the other's writes pending: the toolkit leaves a
+        # 1.3 GB SQLite file, whose write-back by the kernel would otherwise run during
+        # the next timed process (and ours a 0.3 GB workspace).
+        os.sync()
         t, cpu, db = toolkit(csv, window, work)
         theirs_t.append(t)
         theirs_cpu.append(cpu)
+        os.sync()
         t, cpu, inner, ws = ours(csv, window, work)
         ours_t.append(t)
         ours_cpu.append(cpu)

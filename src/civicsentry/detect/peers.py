@@ -162,11 +162,13 @@ def cnt_edges(
         f"CASE WHEN {f_ba} THEN 1 END AS c_ba, a.ts AS ts1, b.ts AS ts2",
     )
     # The share pairs are aggregated as they are made, never stored: they outnumber the
-    # edges several times over. (Counting a flag that is 1 or NULL, not summing 0/1:
-    # DuckDB sums integers in 128 bits, ~10% of this step on 30M share pairs.)
+    # edges several times over. DuckDB sums and averages integers in 128 bits, so flags
+    # that are 1 or NULL are counted, and the delays are summed as doubles (exact: whole
+    # microseconds, far below 2^53 per edge) and divided by the count at the end; each
+    # saved ~5-10% of this step on 30M share pairs.
     directed = f"""
         SELECT pair, count(c_ab) AS w_ab, count(c_ba) AS w_ba, count(*) AS pairs,
-               min(ts2 - ts1) AS min_d, avg(ts2 - ts1) AS avg_d,
+               min(ts2 - ts1) AS min_d, sum(CAST(ts2 - ts1 AS DOUBLE)) AS sum_d,
                min(ts1) AS first_ts, max(ts2) AS last_ts
         FROM ({rows}) r GROUP BY pair
     """
@@ -200,7 +202,7 @@ def cnt_edges(
         )
         directed = f"""
         SELECT s.pair, s.w_ab + coalesce(c.ca, 0) AS w_ab, s.w_ba + coalesce(c.cb, 0) AS w_ba,
-               s.pairs, s.min_d, s.avg_d, s.first_ts, s.last_ts
+               s.pairs, s.min_d, s.sum_d, s.first_ts, s.last_ts
         FROM ({directed}) s LEFT JOIN {cx} c ON c.pair = s.pair
         """
     # Stored narrow, widened by a view: materialising the edge shape's NULL columns costs
@@ -212,7 +214,8 @@ def cnt_edges(
         core,
         f"SELECT {d.pair_a('pair')} AS acc_a, {d.pair_b('pair')} AS acc_b, "
         f"CASE WHEN w_ab >= {m} THEN w_ab END AS w_ab, "
-        f"CASE WHEN w_ba >= {m} THEN w_ba END AS w_ba, pairs, min_d, avg_d, first_ts, last_ts "
+        f"CASE WHEN w_ba >= {m} THEN w_ba END AS w_ba, pairs, min_d, sum_d / pairs AS avg_d, "
+        f"first_ts, last_ts "
         f"FROM ({directed}) d WHERE w_ab >= {m} OR w_ba >= {m}",
     )
     if cx:
