@@ -224,7 +224,7 @@ class _Stage:
         )
 
     def drop(self, con) -> None:  # type: ignore[no-untyped-def]
-        for table in ("posts", "quarantine", "accounts"):
+        for table in ("posts", "quarantine", "accounts", "newest", "latest"):
             con.execute(f"DROP TABLE IF EXISTS {self.name(table)}")
 
 
@@ -694,14 +694,33 @@ _PROFILE = (
 
 def _merge_accounts(con, stage: _Stage) -> int:  # type: ignore[no-untyped-def]
     """Upsert the accounts of this file: newest non-null profile values win, first/last
-    seen widen to cover this file's posts."""
+    seen widen to cover this file's posts.
+
+    The staged rows are first narrowed to those that can win: the newest ``seq`` holding
+    each field, and the newest row (an account whose rows hold no field still counts),
+    a few rows per account. Picking the values straight from every staged row kept
+    partial string states under the ingest's memory limit: the 14.6M staged rows of 479k
+    accounts of 10M X v2 tweets (their user objects repeat with new counts) took 54 s
+    that way, 14 s narrowed first."""
+    accounts, newest, latest = (stage.name(t) for t in ("accounts", "newest", "latest"))
+    seqs = ", ".join(f"max(seq) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in _PROFILE)
+    con.execute(
+        f"CREATE TEMP TABLE {newest} AS "
+        f"SELECT account_id, max(seq) AS newest_row, {seqs} FROM {accounts} GROUP BY account_id"
+    )
+    at = ", ".join(f"n.{c}" for c in ("newest_row", *_PROFILE))
+    con.execute(
+        f"CREATE TEMP TABLE {latest} AS SELECT a.* FROM {accounts} a "
+        f"JOIN {newest} n USING (account_id) WHERE a.seq IN ({at})"
+    )
+    con.execute(f"DROP TABLE {newest}")
     picks = ", ".join(f"arg_max({c}, seq) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in _PROFILE)
     sets = ", ".join(f"{c} = coalesce(EXCLUDED.{c}, accounts.{c})" for c in _PROFILE)
     rows = con.execute(f"""
         INSERT INTO accounts
         SELECT account_id, coalesce(s.platform, p.platform), {", ".join(_PROFILE)}, p.first_seen, p.last_seen
         FROM (SELECT account_id, any_value(platform) AS platform, {picks}
-              FROM {stage.name("accounts")} GROUP BY account_id) s
+              FROM {latest} GROUP BY account_id) s
         FULL OUTER JOIN (SELECT account_id, any_value(platform) AS platform, min(created_at) AS first_seen,
                                 max(created_at) AS last_seen
                          FROM {stage.name("posts")} GROUP BY account_id) p
@@ -710,6 +729,7 @@ def _merge_accounts(con, stage: _Stage) -> int:  # type: ignore[no-untyped-def]
             first_seen = least(accounts.first_seen, EXCLUDED.first_seen),
             last_seen = greatest(accounts.last_seen, EXCLUDED.last_seen)
     """).fetchall()
+    con.execute(f"DROP TABLE {latest}")
     return int(rows[0][0]) if rows else 0
 
 
