@@ -50,11 +50,19 @@ def test_a_profile_is_handed_out_again_only_after_a_change() -> None:
     assert _handed_out(None, _page()) == USERS  # type: ignore[arg-type]
 
 
-def test_the_limit_starts_again() -> None:
+def test_the_limits_start_again() -> None:
+    # Beyond `limit` texts the users are decoded again, but the last profiles handed out
+    # are still known: the copies are not handed out again.
     profiles = Profiles(limit=1)
     assert _handed_out(profiles, _page()) == USERS
-    assert len(profiles.by_text) == 1 and len(profiles.last) <= len(USERS)
-    assert _handed_out(profiles, _page()) != {}  # forgotten: handed out again
+    assert len(profiles.by_text) == 1 and len(profiles.last) == len(USERS)
+    assert _handed_out(profiles, _page()) == {}
+    assert _handed_out(profiles, _page("renamed")) == {UID: "renamed"}
+    # Beyond `accounts` ids the last profiles are forgotten: handed out again.
+    profiles = Profiles(accounts=len(USERS) - 1)
+    assert _handed_out(profiles, _page()) == USERS
+    assert len(profiles.last) <= len(USERS)
+    assert _handed_out(profiles, _page()) != {}
 
 
 def _users_page(uid: str, handle: str) -> bytes:

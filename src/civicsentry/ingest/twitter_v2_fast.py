@@ -225,20 +225,28 @@ class Profiles:
     staged its copies: 568k account rows instead of 47,710).
 
     Skipping a copy of the account's last profile changes nothing: the merge keeps each
-    field's last non-null value, and the copy's values are those. "The same" is exact: the
-    same JSON text gives the same decoded object, and only that object (``is``) counts
-    as a copy; equal profiles written differently are simply handed out again. Profiles
-    read by the Python adapter are ``forget``-ed, as their ids' last one is then unknown.
-    Bounded: beyond ``limit`` distinct texts (~1 KB each with the decoded user) both maps
-    start again (the next copy of each user is decoded and handed out again)."""
+    field's last non-null value, and the copy's values are those. A copy is the same JSON
+    text, known by its 64-bit hash (Python's, keyed per process): a profile that changed
+    is taken for a copy only if its text's hash equals the last one's, a chance of 2^-64.
+    Equal profiles written differently are simply handed out again. Profiles read by the
+    Python adapter are ``forget``-ed, as their ids' last one is then unknown.
 
-    def __init__(self, limit: int = 50_000) -> None:
+    Bounded: beyond ``limit`` distinct texts (~1 KB each with the decoded user) the
+    decoded users start again (the next copy of each is decoded again); beyond
+    ``accounts`` ids (~140 bytes each) the last profiles start again (the next copy of
+    each is handed out again). They are kept apart because the texts outnumber the
+    accounts: a 10M-tweet file of 479k accounts, with one map bounded by 50k texts,
+    handed out 8.9M profiles."""
+
+    def __init__(self, limit: int = 50_000, accounts: int = 500_000) -> None:
         self.by_text: dict[bytes, _User] = {}
-        self.last: dict[str, _User] = {}
+        self.last: dict[str, int] = {}  # id -> hash of the text last handed out
         self.limit = limit
+        self.accounts = accounts
 
-    def decode(self, raws: Sequence[msgspec.Raw]) -> list[_User] | None:
-        """The users of a page; None when one is not a user object of the fast path."""
+    def decode(self, raws: Sequence[msgspec.Raw]) -> tuple[list[_User], list[int]] | None:
+        """The users of a page and the hashes of their texts; None when one is not a user
+        object of the fast path."""
         texts = list(map(bytes, raws))
         found = list(map(self.by_text.get, texts))
         if None in found:
@@ -250,16 +258,17 @@ class Profiles:
                         return None
                     if len(self.by_text) >= self.limit:
                         self.by_text.clear()
-                        self.last.clear()
                     self.by_text[text] = user
-        return found  # type: ignore[return-value]
+        return found, list(map(hash, texts))  # type: ignore[return-value]
 
-    def changed(self, users: dict[str, _User]) -> list[_User]:
+    def changed(self, users: dict[str, tuple[_User, int]]) -> list[tuple[str, _User, int]]:
         last = self.last
-        return [u for uid, u in users.items() if last.get(uid) is not u]
+        return [(uid, u, h) for uid, (u, h) in users.items() if last.get(uid) != h]
 
-    def handed_out(self, users: list[_User]) -> None:
-        self.last.update(zip(map(_id, users), users, strict=True))
+    def handed_out(self, users: list[tuple[str, _User, int]]) -> None:
+        self.last.update((uid, h) for uid, _, h in users)
+        if len(self.last) > self.accounts:
+            self.last.clear()
 
     def forget(self, ids: Iterable[str], platform: str) -> None:
         prefix = platform + ":"
@@ -331,7 +340,7 @@ def _tables(
     tweets: list[_Tweet] = []
     counts: list[int] = []
     handles: list[str | None] = []
-    users: dict[str, _User] = {}  # the last profile of each id in the block
+    users: dict[str, tuple[_User, int]] = {}  # the last profile of each id in the block
     bad: set[int] = set()
     for lineno, page in pages:
         data = page.data
@@ -340,17 +349,18 @@ def _tables(
         names: dict[str, str | None] = {}
         if inc is not None:
             if inc.users:
-                found = profiles.decode(inc.users)
-                if found is None:
+                decoded = profiles.decode(inc.users)
+                if decoded is None:
                     bad.add(lineno)
                     continue
+                found, keys = decoded
                 uids = list(map(_id, found))
                 # ids used as written, as the Python adapter's dict lookups do; any that
                 # its `ident` would strip (or that are empty) go to it
                 if not all(map(str.isdigit, uids)):
                     bad.add(lineno)
                     continue
-                users.update(zip(uids, found, strict=True))
+                users.update(zip(uids, zip(found, keys, strict=True), strict=True))
                 names = dict(zip(uids, map(_username, found), strict=True))  # last wins
             if inc.tweets:
                 items = [*items, *inc.tweets]
@@ -405,7 +415,7 @@ def _tables(
     )
     fresh = profiles.changed(users)
     try:
-        accounts = _accounts(fresh, platform)
+        accounts = _accounts([u for _, u, _ in fresh], platform)
     except (OverflowError, pa.ArrowInvalid):  # a count beyond 64 bits: Python decides
         raise _Reject({n for n, _ in pages}) from None
     profiles.handed_out(fresh)
