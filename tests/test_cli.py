@@ -117,3 +117,11 @@ def test_main_job_end_to_end(tmp_path: Path) -> None:
     g = nx.read_graphml(out)
     assert g.number_of_edges() == run["networks"]["multi"]["significant"]
     assert all("cluster" in attrs for _, attrs in g.nodes(data=True))
+
+
+def test_starting_the_cli_does_not_load_pandas() -> None:
+    # pyarrow loads pandas (~0.2 s) the first time any array is built: arrays that
+    # modules built at import made every command start that much slower.
+    code = "import sys, civicsentry.cli.commands; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

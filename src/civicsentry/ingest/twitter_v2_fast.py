@@ -111,7 +111,6 @@ _DECODE_USER = msgspec.json.Decoder(_User).decode
 _INVALID = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 _KINDS = (("retweeted", "repost"), ("quoted", "quote"), ("replied_to", "reply"))
 _KIND_OF = dict(_KINDS)
-_NO_LANG = pa.array(["und", ""])
 _S = pa.string()
 
 # What Python's str.isspace() calls whitespace (checked against every code point in the
@@ -406,7 +405,7 @@ def _tables(
             "kind": pa.array(kinds, _S),
             "parent_post_id": pa.array(parents, _S),
             "text": pa.array(column("text"), _S),
-            "lang": pc.if_else(pc.is_in(lang, _NO_LANG), pa.nulls(n, _S), lang),
+            "lang": pc.if_else(pc.is_in(lang, pa.array(["und", ""])), pa.nulls(n, _S), lang),
             "urls": urls,
             "hashtags": hashtags,
             "mentions": mentions,

@@ -506,11 +506,10 @@ def _may_be_invalid(posts: pa.Table) -> bool:
         if pc.any(blank).as_py():
             return True
     kind = posts.column("kind")  # null is valid (a post)
-    unknown = pc.and_(pc.is_valid(kind), pc.invert(pc.is_in(kind, value_set=_KIND_SET)))
+    unknown = pc.and_(
+        pc.is_valid(kind), pc.invert(pc.is_in(kind, value_set=pa.array(POST_KINDS, pa.string())))
+    )
     return bool(pc.any(unknown).as_py())
-
-
-_KIND_SET = pa.array(POST_KINDS, pa.string())
 
 
 def _quarantine(  # type: ignore[no-untyped-def]
