@@ -224,7 +224,7 @@ class _Stage:
         )
 
     def drop(self, con) -> None:  # type: ignore[no-untyped-def]
-        for table in ("posts", "quarantine", "accounts", "newest", "latest"):
+        for table in ("posts", "quarantine", "accounts", "newest", "latest", "merged"):
             con.execute(f"DROP TABLE IF EXISTS {self.name(table)}")
 
 
@@ -693,7 +693,8 @@ _PROFILE = (
 
 def _merge_accounts(con, stage: _Stage) -> int:  # type: ignore[no-untyped-def]
     """Upsert the accounts of this file: newest non-null profile values win, first/last
-    seen widen to cover this file's posts.
+    seen widen to cover this file's posts (stored accounts are replaced by their merged
+    rows, inside the file's transaction).
 
     The staged rows are first narrowed to those that can win: the newest ``seq`` holding
     each field, and the newest row (an account whose rows hold no field still counts),
@@ -714,21 +715,36 @@ def _merge_accounts(con, stage: _Stage) -> int:  # type: ignore[no-untyped-def]
     )
     con.execute(f"DROP TABLE {newest}")
     picks = ", ".join(f"arg_max({c}, seq) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in _PROFILE)
-    sets = ", ".join(f"{c} = coalesce(EXCLUDED.{c}, accounts.{c})" for c in _PROFILE)
-    rows = con.execute(f"""
-        INSERT INTO accounts
-        SELECT account_id, coalesce(s.platform, p.platform), {", ".join(_PROFILE)}, p.first_seen, p.last_seen
-        FROM (SELECT account_id, any_value(platform) AS platform, {picks}
-              FROM {latest} GROUP BY account_id) s
-        FULL OUTER JOIN (SELECT account_id, any_value(platform) AS platform, min(created_at) AS first_seen,
-                                max(created_at) AS last_seen
-                         FROM {stage.name("posts")} GROUP BY account_id) p
-        USING (account_id)
-        ON CONFLICT (account_id) DO UPDATE SET {sets},
-            first_seen = least(accounts.first_seen, EXCLUDED.first_seen),
-            last_seen = greatest(accounts.last_seen, EXCLUDED.last_seen)
-    """).fetchall()
+    # The stored accounts are replaced by their merged rows (deleted, then inserted with
+    # the new ones): an upsert (ON CONFLICT DO UPDATE) of 240k stored accounts of 500k
+    # took 35 s under the ingest's memory limit, this 6 s, with the same rows.
+    widen = {
+        "platform": "coalesce(a.platform, m.platform)",  # as first stored
+        "first_seen": "least(a.first_seen, m.first_seen)",
+        "last_seen": "greatest(a.last_seen, m.last_seen)",
+        **{c: f"coalesce(m.{c}, a.{c})" for c in _PROFILE},
+    }
+    cols = ACCOUNTS.column_names
+    merged = stage.name("merged")
+    con.execute(f"""
+        CREATE TEMP TABLE {merged} AS
+        SELECT {", ".join(f"{widen.get(c, 'm.' + c)} AS {c}" for c in cols)}
+        FROM (SELECT account_id, coalesce(s.platform, p.platform) AS platform, {", ".join(_PROFILE)},
+                     p.first_seen, p.last_seen
+              FROM (SELECT account_id, any_value(platform) AS platform, {picks}
+                    FROM {latest} GROUP BY account_id) s
+              FULL OUTER JOIN (SELECT account_id, any_value(platform) AS platform,
+                                      min(created_at) AS first_seen, max(created_at) AS last_seen
+                               FROM {stage.name("posts")} GROUP BY account_id) p
+              USING (account_id)) m
+        LEFT JOIN accounts a USING (account_id)
+    """)
     con.execute(f"DROP TABLE {latest}")
+    con.execute(f"DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM {merged})")
+    rows = con.execute(
+        f"INSERT INTO accounts ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {merged}"
+    ).fetchall()
+    con.execute(f"DROP TABLE {merged}")
     return int(rows[0][0]) if rows else 0
 
 
