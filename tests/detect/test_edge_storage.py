@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,6 +75,14 @@ def test_cnt_edges_are_stored_narrow_and_read_as_before(ws: Workspace) -> None:
         "SELECT account_id FROM edge_accounts WHERE run_id = ? ORDER BY acc", [run.run_id]
     ).fetchall()
     assert [k for (k,) in keys] == ["B", "a", "b", "É"]
+    # The edges were aggregated by the insert itself (streamed): the run counts what it
+    # stored, and nothing of the detection is left behind.
+    counts = {"repost": {"edges": 2}, "hashtag": {"edges": 1}, "url": {"edges": 1}}
+    assert run.networks == counts
+    summary = ws.scalar("SELECT summary FROM runs WHERE run_id = ?", [run.run_id])
+    assert json.loads(summary)["networks"] == counts
+    assert ws.scalar("SELECT count(*) FROM duckdb_tables() WHERE temporary") == 0
+    assert ws.scalar("SELECT count(*) FROM duckdb_views() WHERE temporary AND NOT internal") == 0
     # The columns the semantics leaves empty, as the wide rows had them.
     assert ws.con.execute(
         "SELECT DISTINCT semantics, object_types = object_type, capped, downweighted, "

@@ -128,6 +128,7 @@ def cnt_edges(
     window_us: int,
     min_weight: int,
     out: str,
+    stream: bool = False,
 ) -> list[str]:
     """coordination-network-toolkit (``compute_networks.py``): a directed weight
     A→B = the number of distinct messages of A with at least one message of B on the same
@@ -136,7 +137,10 @@ def cnt_edges(
     weight = the larger. A message is a post: the toolkit keys messages by id and keeps
     the first row of a repeated id, which our ingest does when it deduplicates posts.
 
-    ``out`` is a view; returns the tables it reads, to be dropped with it.
+    ``out`` is a view; returns the tables and views it reads, to be dropped with it. With
+    ``stream`` nothing is computed here: ``out`` aggregates the share pairs when it is
+    read, for a caller that copies it once (the service's insert into ``edges_cnt``);
+    materialising 8.6M edges in a temporary table first cost ~1 s more.
     """
     m = int(min_weight)
     d = engine.dialect
@@ -205,12 +209,12 @@ def cnt_edges(
                s.pairs, s.min_d, s.sum_d, s.first_ts, s.last_ts
         FROM ({directed}) s LEFT JOIN {cx} c ON c.pair = s.pair
         """
-    # Stored narrow, widened by a view: materialising the edge shape's NULL columns costs
-    # as much as the real ones (millions of rows for this semantics). Stored at all so
-    # that the planner knows its size: streamed into the final INSERT, the aggregate was
-    # taken for the small side of the account-id joins (2x slower).
+    # Narrow, widened by a view: materialising the edge shape's NULL columns costs as much
+    # as the real ones (millions of rows for this semantics). A table unless streamed, so
+    # that the planner knows its size: streamed into the account-id joins of the wide
+    # edges, the aggregate was taken for their small side (2x slower).
     core = engine.name(f"edges_{object_type}_core")
-    engine.create(
+    (engine.view if stream else engine.create)(
         core,
         f"SELECT {d.pair_a('pair')} AS acc_a, {d.pair_b('pair')} AS acc_b, "
         f"CASE WHEN w_ab >= {m} THEN w_ab END AS w_ab, "
@@ -218,7 +222,10 @@ def cnt_edges(
         f"first_ts, last_ts "
         f"FROM ({directed}) d WHERE w_ab >= {m} OR w_ba >= {m}",
     )
-    if cx:
+    reads = [core]
+    if cx and stream:
+        reads.append(cx)  # still to be read by the view
+    elif cx:
         engine.drop(cx)
     cols = edge_select(
         otype=f"'{object_type}'",
@@ -235,4 +242,4 @@ def cnt_edges(
         object_types=f"'{object_type}'",
     )
     engine.view(out, f"SELECT {cols} FROM {core}")
-    return [core]
+    return reads

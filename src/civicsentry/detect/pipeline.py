@@ -47,6 +47,9 @@ class DetectionResult:
     #: (the columns of ``edges_cnt`` without run_id; keys of ``accounts``), which the
     #: service stores narrow. Empty for the other semantics.
     cnt_sql: str = ""
+    #: The edges are aggregated only when ``cnt_sql`` is read (``stream``), so the edges of
+    #: each network are not counted yet: the caller fills ``networks`` from what it stored.
+    streamed: bool = False
     accounts: str = ""  # account_id and its key (aid), in code-point order of the ids
     shares: dict[str, int] = field(default_factory=dict)
     networks: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -95,12 +98,15 @@ def detect_coordination(
     *,
     progress: Progress | None = None,
     materialize: bool = True,
+    stream: bool = False,
 ) -> DetectionResult:
     """Detect coordination on ``actions`` (a table name or a parenthesised SELECT).
 
     With ``materialize=False`` the edges are left as ``result.edges_sql`` for the
     caller to copy once (the service inserts them straight into the workspace); the
-    tables that SELECT reads stay until ``result.close()``."""
+    tables that SELECT reads stay until ``result.close()``. With ``stream`` as well, cnt
+    edges (no significance) are not even aggregated here: ``cnt_sql`` does it when the
+    caller copies it, and ``result.streamed`` tells it to count them itself."""
     engine = as_engine(con)
     p = (params or CoordinationParams()).resolve()
     steps = _plan(p)
@@ -119,7 +125,7 @@ def detect_coordination(
         engine, engine.name("edges"), engine.name("caps"), p, [], accounts=acc, _temp=temp
     )
     try:
-        _run(engine, p, src, result, temp, tick, materialize)
+        _run(engine, p, src, result, temp, tick, materialize, stream)
     except BaseException:
         result.close()  # leave no intermediate table behind
         raise
@@ -127,6 +133,8 @@ def detect_coordination(
     if not materialize:  # what edges_sql reads
         keep |= {engine.name("significance")}
         keep |= {t for t in temp if t.startswith(engine.name("edges_"))}  # and what they read
+    if result.streamed:  # the edges are still to be aggregated from the shares
+        keep = set(temp)
     engine.drop(*[t for t in temp if t not in keep])
     result._temp = [t for t in temp if t in keep]
     return result
@@ -140,8 +148,10 @@ def _run(
     temp: list[str],
     tick: Callable[[str], None],
     materialize: bool,
+    stream: bool = False,
 ) -> None:
     types = list(p.object_types)
+    stream = stream and not materialize and p.semantics == "cnt" and not p.significance
     acc, obj = temp[0], temp[1]
     engine.number(acc, sweep.accounts_sql(src, types), ["account_id"], "aid")
     engine.number(obj, sweep.objects_sql(src, types), ["object_type", "object_id"], "oid")
@@ -214,6 +224,7 @@ def _run(
                     window_us=w_us[t],
                     min_weight=p.min_weight,
                     out=out,
+                    stream=stream,
                 )
             parts.append(f"SELECT * FROM {out}")
             tick(f"{t} edges")
@@ -233,6 +244,10 @@ def _run(
         engine.create(result.edges, result.edges_sql)
     engine.create(result.caps, _final_caps_sql(engine, p, stats, shares, obj, w_us, cap, temp))
     tick("edges and caps")
+    result.caps_count = int(engine.scalar(f"SELECT count(*) FROM {result.caps}") or 0)
+    if stream:
+        result.streamed = True
+        return
     networks = types + (["multi"] if p.semantics == "civicsentry" else [])
     verdict, joined = "CAST(NULL AS BOOLEAN)", f"{raw} e"
     if p.significance:
@@ -255,7 +270,6 @@ def _run(
                 "significant": int(row["s"] or 0),
                 "hypotheses": hypotheses.get(net, 0),
             }
-    result.caps_count = int(engine.scalar(f"SELECT count(*) FROM {result.caps}") or 0)
 
 
 def _plan(p: ResolvedParams) -> int:
