@@ -36,10 +36,13 @@ undecodable bytes, JSON nested too deeply and rows with the wrong number of fiel
 quarantined; a file that cannot be read at all (unknown format, missing columns,
 corrupt compression header) gets a one-line error and the other files go on.
 `--strict` makes any bad record fail its file, storing nothing of it. A large file
-(2M posts or more that at least doubles the workspace) is stored without the index on
-`posts.account_id`, which is built again right after its commit, so memory does not
-grow with the file; if the process dies in between, the next writable open of the
-workspace builds the missing index.
+(250,000 posts or more that at least doubles the workspace) is stored without the index
+on `posts.account_id`: the index is dropped in a transaction of its own before the
+file's, and built again right after the file's commit. Memory then does not grow with
+the file, and DuckDB writes the rows straight into the database file instead of through
+its write-ahead log (which it then compresses again on one thread). If the process dies
+in between, the next writable open of the workspace builds the missing index; if the
+file fails, its rollback leaves the table as it was and the index is built at once.
 
 Detection order (the first adapter that accepts a file reads it):
 """

@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -75,10 +75,12 @@ def index_memory_limit(posts: int) -> str:
     return f"{max(INGEST_MEMORY_MB, -(-posts * INDEX_BYTES_PER_POST // 1_000_000))}MB"
 
 
-#: Files of fewer posts append to the index: its entries then cost less memory (60 bytes
-#: a post of limit, 120 MB at 2M) than building it again costs time (0.6-0.9 CPU s per
-#: 1M posts, where appending to it costs almost nothing more than the insert).
-REBUILD_MIN_POSTS = 2_000_000
+#: Files of fewer posts append to the index. Appending costs little at the insert, but
+#: rows appended to an indexed table go through the WAL and are compressed again on one
+#: thread at the commit (~0.9 s per 1M posts), where building the index afresh costs
+#: ~0.5 s per 1M. From 1M cnt posts on, building is faster (4.9-5.6 -> 4.7-4.9 s a file);
+#: at 10k and 100k the two were within noise.
+REBUILD_MIN_POSTS = 250_000
 
 
 def rebuilds_index(staged: int, stored: int) -> bool:
@@ -341,31 +343,46 @@ def _ingest_one(
         stored = int(ws.scalar("SELECT count(*) FROM posts"))
         rebuild = rebuilds_index(valid, stored)
         limit = f"{INGEST_MEMORY_MB}MB" if rebuild else publish_memory_limit(stored + valid)
-        with duckdb_settings(con, {"memory_limit": limit}), ws.transaction():
-            if rebuild:
+        if rebuild:
+            # Dropped in a transaction of its own: DuckDB writes the rows appended to a
+            # table that has an index into the WAL at the commit and compresses them again
+            # at the checkpoint, on one thread (~0.9 s per 1M posts), and an unindexed
+            # table's straight into the database file. Until the index is built again,
+            # readers scan; a kill in between leaves it to the next writable open.
+            with ws.transaction():
                 drop_indexes(con, POSTS)
-            staged = stage.name("posts")
-            counts["rows_stored"] = _keep_first_new(con, staged)
-            counts["rows_duplicate"] = valid - counts["rows_stored"]
-            con.execute(f"INSERT INTO posts SELECT * EXCLUDE (text_key, seq) FROM {staged}")
-            n_actions = derive_actions(con, staged)
-            con.execute(f"INSERT INTO quarantine SELECT * FROM {stage.name('quarantine')}")
-            n_accounts = _merge_accounts(con, stage)
-            con.execute(
-                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    stage.batch,
-                    source,
-                    adapter.name,
-                    started,
-                    *counts.values(),
-                    n_accounts,
-                    n_actions,
-                    json.dumps(params),
-                    __version__,
-                ],
-            )
-            stage.drop(con)
+        try:
+            with duckdb_settings(con, {"memory_limit": limit}), ws.transaction():
+                staged = stage.name("posts")
+                counts["rows_stored"] = _keep_first_new(con, staged)
+                counts["rows_duplicate"] = valid - counts["rows_stored"]
+                con.execute(f"INSERT INTO posts SELECT * EXCLUDE (text_key, seq) FROM {staged}")
+                n_actions = derive_actions(con, staged)
+                con.execute(f"INSERT INTO quarantine SELECT * FROM {stage.name('quarantine')}")
+                n_accounts = _merge_accounts(con, stage)
+                con.execute(
+                    "INSERT INTO ingest_log VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        stage.batch,
+                        source,
+                        adapter.name,
+                        started,
+                        *counts.values(),
+                        n_accounts,
+                        n_actions,
+                        json.dumps(params),
+                        __version__,
+                    ],
+                )
+                stage.drop(con)
+        except BaseException:
+            if rebuild:  # the rollback kept the drop: build the index again now if we can
+                with (
+                    suppress(duckdb.Error),
+                    duckdb_settings(con, {"memory_limit": index_memory_limit(stored)}),
+                ):
+                    ensure_indexes(ws)
+            raise
         published = True
         if rebuild:
             with duckdb_settings(
