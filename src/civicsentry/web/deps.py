@@ -62,8 +62,13 @@ def audited(ws: Workspace, action: str, detail: dict[str, Any], actor: str) -> I
         yield
         return
     entry = writer.submit(action, detail, actor)
-    yield  # an error in the block is raised as it is; the entry is committed regardless
-    entry.wait()
+    try:
+        yield
+    finally:
+        # A failed look-up (404) is answered too: it also waits for its entry, or the
+        # answer could leave before the entry is in the log. A failed commit then
+        # replaces the block's error (chained to it).
+        entry.wait()
 
 
 def utc_cursors(ws: Workspace) -> Workspace:
