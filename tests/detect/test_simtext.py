@@ -13,6 +13,7 @@ import pytest
 from civicsentry.detect import CoordinationParams
 from civicsentry.detect.simtext import (
     SimtextParams,
+    key_labels,
     signatures,
     simtext_actions,
     store_simtext_actions,
@@ -94,6 +95,34 @@ def test_deterministic_with_a_seed() -> None:
     perm = rng.permutation(7)
     h2 = h.reshape(50, 7)[:, perm].ravel()
     assert np.array_equal(s1, signatures(owner, h2, 50, 64, seed=3))
+
+
+def test_clusters_do_not_depend_on_the_order_of_the_keys(con: duckdb.DuckDBPyConnection) -> None:
+    # Chains of edits (one word changed at a time) over a few words, so that LSH buckets
+    # are large and hold chains of near copies: which pairs are compared depends on the
+    # keys' order, which must come from the data, not from the order in which DuckDB
+    # hands out the distinct texts (the old code gave 4 other partitions of these 5).
+    rng = np.random.default_rng(7)
+    words = [f"w{k}" for k in range(30)]
+    found = set()
+    for _ in range(200):
+        text = list(rng.choice(words, 8))
+        for _ in range(10):
+            text[rng.integers(8)] = words[rng.integers(30)]
+            found.add(" ".join(text))
+    keys = sorted(found)
+
+    def partition(ordered: list[str]) -> set[frozenset[str]]:
+        labels = key_labels(con, pa.array(ordered, pa.string()), SimtextParams())
+        groups: dict[int, set[str]] = {}
+        for key, label in zip(ordered, labels.tolist(), strict=True):
+            groups.setdefault(label, set()).add(key)
+        return {frozenset(g) for g in groups.values()}
+
+    got = partition(keys)
+    assert 10 < len(got) < len(keys)  # the case is not trivial
+    for _ in range(5):
+        assert partition([keys[k] for k in rng.permutation(len(keys))]) == got
 
 
 def test_empty_texts_and_reposts_are_ignored(con: duckdb.DuckDBPyConnection) -> None:
