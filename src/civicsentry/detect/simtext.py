@@ -221,6 +221,7 @@ def _sorted_key_labels(
     sig = signatures(
         sh.column("kid").to_numpy(), sh.column("h").to_numpy(), n, params.num_perm, params.seed
     )
+    del sh, rel  # the shingles (16 bytes each) are not needed by the candidates' check
     return cluster_labels(sig, params)
 
 
@@ -236,6 +237,7 @@ def simtext_actions(
     keys = text_keys(texts.column("text"))
     keep = pc.not_equal(keys, "")
     texts_kept, keys_kept = pc.filter(texts.column("text"), keep), pc.filter(keys, keep)
+    del texts, keys, keep  # 10M posts: ~6M texts; memory is tight once the signatures exist
     enc = pc.dictionary_encode(keys_kept)
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
